@@ -1,0 +1,236 @@
+"""Engine benchmark: messages per second of bare SimPy vs capsim on the same quorum pattern.
+
+The pattern: C clients, each attached to a home node, issue one request after
+another; a request fans out to the key's N=3 replicas, each replica answers,
+and the request completes at the 2nd answer (the 3rd is still delivered).
+Latency is exponential with mean 5 ms, drawn per message.
+
+- baseline: the fastest honest bare-SimPy rendering: one process per client,
+  one `Timeout` with a callback per message, a counter that triggers one event
+  at the quorum, latencies served from a pre-drawn buffer.
+- capsim: the same pattern through capsim's Network (cut check, per-kind
+  counters, dispatch by message type) and StoreClient (deadline timer and
+  history recording on), with a minimal echo-quorum mode.
+- eventual: capsim's real eventual mode doing quorum reads (N=3, R=2): the same
+  message pattern plus everything Dynamo adds (failure-detector timers, sibling
+  merging, read-repair bookkeeping).
+
+Prints the median of several repeats, and the ratios to the baseline.
+Target (issues 2 and 3): capsim and eventual >= 0.5 x baseline.
+
+    python benchmarks/engine.py [--clients 200] [--sim-ms 20000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+import simpy
+
+from sim.client import StoreClient
+from sim.distributions import Exponential, Sampler
+from sim.engine.faults import Clocks
+from sim.engine.network import LinkState, Network, message
+from sim.engine.ring import Ring
+from sim.engine.world import World
+from sim.history import History
+from sim.modes.base import ReadResult, Status
+from sim.rng import Streams
+from sim.scenario import ClusterConfig, NetworkConfig
+
+try:
+    import sim.modes.eventual  # noqa: F401
+
+    EVENTUAL = True
+except ImportError:  # before the eventual mode lands
+    EVENTUAL = False
+
+NODES = 5
+N, QUORUM = 3, 2
+MEAN_MS = 5.0
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+def baseline(clients: int, sim_ms: float, seed: int) -> int:
+    """Bare SimPy: returns the number of messages delivered."""
+    env = simpy.Environment()
+    rng = np.random.default_rng(seed)
+    stream = itertools.chain.from_iterable(
+        iter(lambda: rng.exponential(MEAN_MS, 4096).tolist(), None)
+    )
+    latency = stream.__next__
+    delivered = 0
+
+    def request(replicas: list[int]) -> simpy.Event:
+        """Fan out to the replicas; the returned event fires at the quorum-th reply."""
+        done = env.event()
+        count = 0
+
+        def on_reply(_ev: Any) -> None:
+            nonlocal delivered, count
+            delivered += 1
+            count += 1
+            if count == QUORUM:
+                done.succeed()
+
+        def on_request(_ev: Any) -> None:
+            nonlocal delivered
+            delivered += 1
+            env.timeout(latency()).callbacks.append(on_reply)
+
+        for _replica in replicas:
+            env.timeout(latency()).callbacks.append(on_request)
+        return done
+
+    def client(i: int):
+        replicas = [(i + k) % NODES for k in range(N)]
+        while True:
+            yield request(replicas)
+
+    for i in range(clients):
+        env.process(client(i))
+    env.run(until=sim_ms)
+    return delivered
+
+
+# --------------------------------------------------------------------------- capsim
+
+
+@message
+class Ask:
+    kind: ClassVar[str] = "read"
+    req: int
+    key: str
+
+
+@message
+class Answer:
+    kind: ClassVar[str] = "response"
+    req: int
+
+
+class EchoQuorum:
+    """A minimal mode: fan a read out to N replicas, answer the client at R replies."""
+
+    name = "echo"
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.net = world.network
+        self.ring = world.ring
+        self.pending: dict[int, list] = {}
+        self.ids = itertools.count()
+        self.net.register(Ask, self._on_ask)
+        self.net.register(Answer, self._on_answer)
+
+    def read(self, node: int, key: str, reply: Any) -> None:
+        req = next(self.ids)
+        self.pending[req] = [0, reply]
+        for replica in self.ring.preference_list(key, N):
+            self.net.send(node, replica, Ask(req, key))
+
+    def _on_ask(self, src: int, dst: int, msg: Ask) -> None:
+        self.net.send(dst, src, Answer(msg.req))
+
+    def _on_answer(self, src: int, dst: int, msg: Answer) -> None:
+        state = self.pending[msg.req]
+        state[0] += 1
+        if state[0] == QUORUM:
+            state[1](ReadResult(Status.OK, ("v",), 1))
+        elif state[0] == N:
+            del self.pending[msg.req]
+
+    def export_version(self, version: Any) -> Any:
+        return version
+
+
+def capsim(clients: int, sim_ms: float, seed: int, mode_name: str) -> tuple[int, int]:
+    """capsim's network and clients: returns (messages delivered, history length)."""
+    env = simpy.Environment()
+    streams = Streams(seed)
+    links = LinkState()
+    net = Network(env, NetworkConfig(latency=Exponential(MEAN_MS)), streams.get("network"), links)
+    world = World(
+        env, net, Ring(list(range(NODES)), 64), Clocks(env, [0.0] * NODES), links, streams, NODES
+    )
+    if mode_name == "echo":
+        mode: Any = EchoQuorum(world)
+    else:
+        from sim.modes.eventual import EventualMode
+
+        mode = EventualMode(
+            world,
+            ClusterConfig(
+                nodes=NODES,
+                replication=N,
+                read_quorum=QUORUM,
+                write_quorum=QUORUM,
+                mode="eventual",
+                anti_entropy_ms=0.0,
+            ),
+        )
+    history = History()
+    keys = [f"k{i}" for i in range(clients)]
+    if mode_name != "echo":
+        for key in keys:
+            mode.load(key, "v")
+
+    def client(i: int):
+        c = StoreClient(env, mode, links, history, i, i % NODES)
+        key = keys[i]
+        while True:
+            yield from c.read(key, env.now + 1000.0)
+
+    for i in range(clients):
+        env.process(client(i))
+    env.run(until=sim_ms)
+    return net.stats()["delivered"], len(history)
+
+
+def measure(fn: Any, repeats: int) -> tuple[float, int]:
+    """Median wall time and the (identical) message count of several runs."""
+    times, count = [], 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+        count = out if isinstance(out, int) else out[0]
+    return statistics.median(times), count
+
+
+def main() -> None:
+    """Run the three variants and print messages per second and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--sim-ms", type=float, default=20000.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    c, t, s, r = args.clients, args.sim_ms, args.seed, args.repeats
+    Sampler(Exponential(1.0), np.random.default_rng(0))  # warm imports
+    rows = [
+        ("bare SimPy (baseline)", measure(lambda: baseline(c, t, s), r)),
+        ("capsim network+client", measure(lambda: capsim(c, t, s, "echo"), r)),
+    ]
+    if EVENTUAL:
+        rows.append(("capsim eventual mode", measure(lambda: capsim(c, t, s, "eventual"), r)))
+    base_rate = rows[0][1][1] / rows[0][1][0]
+    print(
+        f"{c} clients, N={N}, quorum {QUORUM}, exponential latency mean {MEAN_MS} ms, "
+        f"{t / 1000:g} s simulated, median of {r} runs"
+    )
+    print(f"{'variant':<24}{'messages':>10}{'wall s':>9}{'msgs/s':>11}{'ratio':>7}")
+    for name, (wall, msgs) in rows:
+        rate = msgs / wall
+        print(f"{name:<24}{msgs:>10}{wall:>9.3f}{rate:>11,.0f}{rate / base_rate:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()

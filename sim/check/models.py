@@ -1,0 +1,232 @@
+"""Porcupine-style sequential specifications: a register and a key-value map, as data.
+
+A `Model` is a frozen bundle of pure functions, like Porcupine's `Model` struct
+(model.go): `init()` gives the initial state, `step(state, input, output)` says
+whether an operation with that input could have returned that output from that
+state and what the state becomes, `partition(ops)` splits a history into
+independently checkable parts (here: one per key), and `describe_operation` /
+`describe_state` render them for people. The search in linearizable.py never
+names a register; it only calls these functions.
+
+States must be hashable (the search memoises `(linearized ops, state)` pairs),
+so values are frozen on the way in: lists become tuples, dicts become sorted
+tuples of pairs.
+
+An operation's input is a pair `(f, argument)`; its output is the value the
+client saw (a read's result) or `UNKNOWN` when the outcome is unknown (Jepsen's
+`info`), in which case any output is acceptable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+__all__ = ["KV", "REGISTER", "UNKNOWN", "Model", "freeze", "show_value"]
+
+T = TypeVar("T")
+
+
+class _Unknown:
+    """The output of an operation whose outcome is unknown (Jepsen `info`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+"""Sentinel output: the client never learned the result, so any output is acceptable."""
+
+
+def freeze(value: Any) -> Hashable:
+    """A hashable copy of a JSON/EDN value: lists to tuples, dicts to sorted pairs, sets frozen."""
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted(((freeze(k), freeze(v)) for k, v in value.items()), key=repr))
+    if isinstance(value, set | frozenset):
+        return frozenset(freeze(v) for v in value)
+    return value
+
+
+def show_value(value: Any) -> str:
+    """A short rendering of a value, Jepsen style: None is nil, strings are quoted."""
+    if value is None:
+        return "nil"
+    if value is UNKNOWN:
+        return "?"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, tuple | list):
+        return "[" + " ".join(show_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def partition_by_key(ops: Iterable[T]) -> dict[Any, list[T]]:
+    """Group operations by their `key` attribute, in order of first appearance.
+
+    Linearizability is compositional (Herlihy & Wing 1990, locality): a history is
+    linearizable iff each object's sub-history is, so each key is checked alone.
+    Ops whose key is None form one partition of their own.
+    """
+    parts: dict[Any, list[T]] = {}
+    for op in ops:
+        parts.setdefault(op.key, []).append(op)  # type: ignore[attr-defined]
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A sequential specification the checker tests histories against (Porcupine's Model).
+
+    Attributes:
+        name: what the CLI calls it (`register`, `kv`).
+        fs: the operation names (`f`) the model understands; the checker ignores others.
+        read_fs: the operations that never change the state; with an unknown output
+            they constrain nothing and the checker drops them.
+        init: the initial state.
+        step: `step(state, input, output) -> (ok, new_state)`; pure.
+        make_io: `make_io(f, invoke_value, ok_value) -> (input, output)`; turns a
+            history's values into the model's; raises ValueError on a malformed value.
+        partition: splits operations (anything with a `key`) into independent parts.
+        describe_operation: `describe_operation(input, output) -> str`.
+        describe_state: `describe_state(state) -> str`.
+    """
+
+    name: str
+    fs: frozenset[str]
+    read_fs: frozenset[str]
+    init: Callable[[], Hashable]
+    step: Callable[[Hashable, tuple[str, Any], Any], tuple[bool, Hashable]]
+    make_io: Callable[[str, Any, Any], tuple[tuple[str, Any], Any]]
+    partition: Callable[[Iterable[Any]], dict[Any, list[Any]]]
+    describe_operation: Callable[[tuple[str, Any], Any], str]
+    describe_state: Callable[[Hashable], str]
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r})"
+
+
+# ---------------------------------------------------------------------------
+# Register: read, write, compare-and-set on one value (Jepsen's cas-register).
+# ---------------------------------------------------------------------------
+
+
+def _register_init() -> Hashable:
+    # A register never written holds nil (Jepsen's cas-register starts at nil).
+    return None
+
+
+def _register_step(state: Hashable, inp: tuple[str, Any], out: Any) -> tuple[bool, Hashable]:
+    f, arg = inp
+    if f == "read":
+        # A read returns the current value; an unknown output fits any state.
+        return (out is UNKNOWN or out == state), state
+    if f == "write":
+        return True, arg
+    # cas [expected new]: succeeds exactly when the register holds `expected`.
+    # An ok cas therefore proves it held `expected`; an unknown one either
+    # applied (if it matched) or changed nothing. Failed cas never reach here:
+    # the checker drops `fail` ops (they certainly did not happen).
+    if state == arg[0]:
+        return True, arg[1]
+    return out is UNKNOWN, state
+
+
+def _register_make_io(f: str, invoke_value: Any, ok_value: Any) -> tuple[tuple[str, Any], Any]:
+    if f == "read":
+        return ("read", None), freeze(ok_value)
+    if f == "write":
+        return ("write", freeze(invoke_value)), None
+    if f == "cas":
+        if not isinstance(invoke_value, list | tuple) or len(invoke_value) != 2:
+            raise ValueError(f"cas value must be [expected, new] (got {invoke_value!r})")
+        return ("cas", (freeze(invoke_value[0]), freeze(invoke_value[1]))), None
+    raise ValueError(f"register has no operation {f!r} (allowed: read, write, cas)")
+
+
+def _register_describe(inp: tuple[str, Any], out: Any) -> str:
+    f, arg = inp
+    if f == "read":
+        return f"read() -> {show_value(out)}"
+    if f == "write":
+        return f"write({show_value(arg)})" + (" -> ?" if out is UNKNOWN else "")
+    return f"cas({show_value(arg[0])}, {show_value(arg[1])})" + (
+        " -> ?" if out is UNKNOWN else " -> ok"
+    )
+
+
+REGISTER = Model(
+    name="register",
+    fs=frozenset({"read", "write", "cas"}),
+    read_fs=frozenset({"read"}),
+    init=_register_init,
+    step=_register_step,
+    make_io=_register_make_io,
+    partition=partition_by_key,
+    describe_operation=_register_describe,
+    describe_state=show_value,
+)
+"""A register per key: read, write, and cas with value [expected, new]; initially nil."""
+
+
+# ---------------------------------------------------------------------------
+# Key-value map: get, put, append on strings (Porcupine's kv model), per key.
+# ---------------------------------------------------------------------------
+
+
+def _kv_init() -> Hashable:
+    # Every key starts as the empty string (Porcupine's kvModel).
+    return ""
+
+
+def _kv_step(state: Hashable, inp: tuple[str, Any], out: Any) -> tuple[bool, Hashable]:
+    f, arg = inp
+    if f == "get":
+        return (out is UNKNOWN or out == state), state
+    if f == "put":
+        return True, arg
+    return True, state + arg  # type: ignore[operator]  # append
+
+
+def _kv_make_io(f: str, invoke_value: Any, ok_value: Any) -> tuple[tuple[str, Any], Any]:
+    if f == "get":
+        # A get of a key never written may come back as nil: the same as "".
+        if ok_value is None:
+            return ("get", None), ""
+        if not isinstance(ok_value, str):
+            raise ValueError(f"kv get must return a string (got {ok_value!r})")
+        return ("get", None), ok_value
+    if f in ("put", "append"):
+        if not isinstance(invoke_value, str):
+            raise ValueError(f"kv {f} value must be a string (got {invoke_value!r})")
+        return (f, invoke_value), None
+    raise ValueError(f"kv has no operation {f!r} (allowed: get, put, append)")
+
+
+def _kv_describe(inp: tuple[str, Any], out: Any) -> str:
+    f, arg = inp
+    if f == "get":
+        return f"get() -> {show_value(out)}"
+    return f"{f}({show_value(arg)})" + (" -> ?" if out is UNKNOWN else "")
+
+
+KV = Model(
+    name="kv",
+    fs=frozenset({"get", "put", "append"}),
+    read_fs=frozenset({"get"}),
+    init=_kv_init,
+    step=_kv_step,
+    make_io=_kv_make_io,
+    partition=partition_by_key,
+    describe_operation=_kv_describe,
+    describe_state=show_value,
+)
+"""A string per key: get, put and append; every key starts as ""."""

@@ -1,0 +1,132 @@
+"""The command line: argv, printing, progress bars and exit codes live here and nowhere else.
+
+    python -m sim run FILE.toml [--seed N] [--set k=v]... [--json] [--history PATH] [--check]
+    python -m sim check FILE [--model register|kv] [--format ...] [--json] [--timeout S]
+    python -m sim sweep FILE.toml --grid k=v1,v2 ... --seeds K [--backend local|dask] ...
+
+Exit codes: 0 ok (check: linearizable), 1 not linearizable, 2 bad input,
+3 unknown (the checker ran out of time). Bad input prints one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sim.errors import CapsimError
+
+EXIT_OK, EXIT_NOT_LINEARIZABLE, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage in one line (no usage block) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="capsim", description="What consistency costs in a replicated store.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run one scenario and print its metrics")
+    run.add_argument("scenario", help="a TOML scenario file")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field by dotted path, e.g. cluster.mode=strong",
+    )
+    run.add_argument(
+        "--json", action="store_true", help='print {"scenario", "seed", "metrics"} as JSON'
+    )
+    run.add_argument("--history", metavar="PATH", help="write the history as JSON lines")
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="check the history for linearizability (fills `linearizable`)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m sim`; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+    except CapsimError as exc:
+        print(f"capsim: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_BAD_INPUT
+
+
+def progress_bar(description: str) -> Any:
+    """A tqdm bar over simulated time on stderr (silent when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=100,
+        desc=description,
+        unit="%",
+        file=sys.stderr,
+        disable=None,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.run import run
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, args.set, seed=args.seed)
+    with progress_bar(f"{scenario.cluster.mode} seed {scenario.seed}") as bar:
+
+        def advance(done: float, total: float) -> None:
+            bar.n = round(100 * done / total)
+            bar.refresh()
+
+        result = run(scenario, check=args.check, progress=advance)
+    if args.history:
+        result.history.write_jsonl(args.history)
+    if args.json:
+        print(result.to_json())
+    else:
+        print(summary(args.scenario, result.scenario.cluster.mode, result.seed, result.metrics))
+        if args.history:
+            print(f"history: {Path(args.history)} ({len(result.history)} ops)")
+    return EXIT_OK
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "  ".join(f"{k} {_fmt(v)}" for k, v in value.items() if not isinstance(v, dict))
+    return str(value)
+
+
+def summary(source: str, mode: str, seed: int, metrics: dict[str, Any]) -> str:
+    """A readable block of metrics, one per line, DESIGN.md's names first."""
+    lines = [f"{source}: mode {mode}, seed {seed}"]
+    width = max(len(name) for name in metrics)
+    for name, value in metrics.items():
+        if name == "mode":
+            for sub, v in value.items():
+                lines.append(f"  {('mode.' + sub).ljust(width + 5)}  {_fmt(v)}")
+            continue
+        lines.append(f"  {name.ljust(width + 5)}  {_fmt(value)}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

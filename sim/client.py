@@ -1,0 +1,223 @@
+"""The store client: one shopper's connection to its home node, with deadlines and a history.
+
+Every store operation is recorded Jepsen style: an `invoke` when it starts and
+exactly one completion: `ok`, `fail` (certainly not applied: the mode said so,
+or the home node is down) or `info` (no answer before the deadline: the outcome
+is unknown). Values are recorded by their `tag` (the id of the write that made
+them) so that histories stay small and the register checker can compare them.
+Methods are generators, used as `result = yield from client.read(key, deadline)`
+inside a SimPy process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from sim.engine.network import LinkState, call_later
+from sim.history import FAIL, INFO, INVOKE, OK, History, Op
+from sim.modes.base import Mode, ReadResult, Status, Value, Version, WriteResult
+
+Proc = Generator[simpy.Event, Any, Any]
+
+_OUTCOME = {
+    Status.OK: OK,
+    Status.FAIL: FAIL,
+    Status.CONFLICT: FAIL,
+    Status.BUSY: FAIL,
+    Status.TIMEOUT: INFO,
+}
+
+
+def token(value: Value) -> Any:
+    """How a stored value appears in the history: its tag if it has one, else itself."""
+    return getattr(value, "tag", value)
+
+
+def siblings_token(siblings: tuple[Value, ...]) -> Any:
+    """A read's value in the history: nil, one tag, or the list of sibling tags."""
+    if not siblings:
+        return None
+    if len(siblings) == 1:
+        return token(siblings[0])
+    return sorted(token(v) for v in siblings)
+
+
+_READ_TIMEOUT = ReadResult(Status.TIMEOUT, error="timeout")
+_WRITE_TIMEOUT = WriteResult(Status.TIMEOUT, error="timeout")
+
+
+class _Pending:
+    """One outstanding request: the first of its reply or its client's deadline wins."""
+
+    __slots__ = ("deadline", "event", "timeout_result")
+
+    def __init__(self, env: simpy.Environment, deadline: float, timeout_result: Any) -> None:
+        self.event = env.event()
+        self.deadline = deadline
+        self.timeout_result = timeout_result
+
+    def reply(self, result: Any) -> None:
+        """The mode's answer (ignored if the deadline already passed)."""
+        if not self.event.triggered:
+            self.event.succeed(result)
+
+
+class StoreClient:
+    """Issues store operations through a home node and records them in the history.
+
+    Deadlines use one lazy timer per client rather than one per request (a
+    request usually ends long before its deadline): the timer fires at the
+    earliest deadline it was armed for, expires the current request if its
+    deadline has passed, and otherwise re-arms for that request's deadline.
+    This keeps the event heap small; see benchmarks/engine.py.
+
+    Args:
+        env: the SimPy environment.
+        mode: the consistency mode serving requests.
+        links: fault state (a client cannot reach a crashed home node).
+        history: where operations are recorded.
+        process: this client's process id in the history.
+        home: the home node (coordinator / load balancer).
+    """
+
+    __slots__ = ("_current", "_timer_at", "env", "history", "home", "links", "mode", "process")
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        mode: Mode,
+        links: LinkState,
+        history: History,
+        process: int,
+        home: int,
+    ) -> None:
+        self.env = env
+        self.mode = mode
+        self.links = links
+        self.history = history
+        self.process = process
+        self.home = home
+        self._current: _Pending | None = None
+        self._timer_at: float | None = None
+
+    def _arm(self, deadline: float) -> None:
+        if self._timer_at is None or self._timer_at > deadline:
+            self._timer_at = deadline
+            call_later(self.env, max(0.0, deadline - self.env.now), self._on_timer, deadline)
+
+    def _on_timer(self, at: float) -> None:
+        if at != self._timer_at:
+            return  # superseded by an earlier deadline
+        self._timer_at = None
+        pending = self._current
+        if pending is None or pending.event.triggered:
+            return
+        if pending.deadline <= self.env.now:
+            pending.event.succeed(pending.timeout_result)
+        else:
+            self._arm(pending.deadline)
+
+    def _call(
+        self,
+        f: str,
+        key: str,
+        shown: Any,
+        start: Callable[..., None],
+        args: tuple,
+        deadline: float,
+        timeout_result: Any,
+    ) -> Proc:
+        """Record the invoke, run `start(*args, reply)`, wait for reply or deadline, record."""
+        env = self.env
+        history = self.history
+        history.append(Op(self.process, INVOKE, f, key, shown, env.now))
+        if self.home in self.links.down:
+            result = timeout_result.__class__(Status.FAIL, error="node-down")
+        else:
+            pending = _Pending(env, deadline, timeout_result)
+            start(*args, pending.reply)
+            if not pending.event.triggered:
+                self._current = pending
+                self._arm(deadline)
+            result = yield pending.event
+            self._current = None
+        status = result.status
+        if status is Status.OK:
+            error = None
+            if f == "read":
+                shown = siblings_token(result.siblings)
+        else:
+            error = result.error or status.value
+            if f == "read":
+                shown = None
+        version = result.version
+        history.append(
+            Op(
+                self.process,
+                _OUTCOME[status],
+                f,
+                key,
+                shown,
+                env.now,
+                error,
+                None if version is None else self.mode.export_version(version),
+            )
+        )
+        return result
+
+    def read(self, key: str, deadline: float) -> Proc:
+        """Read `key`; yields to a ReadResult (status TIMEOUT if the deadline passed)."""
+        return self._call(
+            "read", key, None, self.mode.read, (self.home, key), deadline, _READ_TIMEOUT
+        )
+
+    def write(
+        self,
+        key: str,
+        value: Value,
+        deadline: float,
+        context: Version = None,
+        conditional: bool = False,
+        expected: Value = None,
+    ) -> Proc:
+        """Write `value` (a `cas` from `expected` when conditional); yields to a WriteResult."""
+        if conditional:
+            f, shown = "cas", [token(expected), token(value)]
+        else:
+            f, shown = "write", token(value)
+        return self._call(
+            f,
+            key,
+            shown,
+            self.mode.write,
+            (self.home, key, value, context, conditional),
+            deadline,
+            _WRITE_TIMEOUT,
+        )
+
+    def lock(self, key: str, owner: str, lease_ms: float, deadline: float) -> Proc:
+        """Try once to take the lease lock on `key`; OK or BUSY (or FAIL / TIMEOUT)."""
+        return self._call(
+            "lock",
+            key,
+            owner,
+            self.mode.lock,
+            (self.home, key, owner, lease_ms),
+            deadline,
+            _WRITE_TIMEOUT,
+        )
+
+    def unlock(self, key: str, owner: str, deadline: float) -> Proc:
+        """Release the lease lock; FAIL with "lease-expired" when it had run out."""
+        return self._call(
+            "unlock",
+            key,
+            owner,
+            self.mode.unlock,
+            (self.home, key, owner),
+            deadline,
+            _WRITE_TIMEOUT,
+        )

@@ -1,0 +1,232 @@
+"""The simulated network: send a message, deliver it after a latency unless a cut or loss drops it.
+
+This is the hot path (STYLE.md §5). Per message: a latency from a pre-drawn
+buffer, one check of the active faults, one scheduled delivery object that
+SimPy's loop calls back (no process per message, no payload copies).
+A message is checked against the faults twice, when sent and when it arrives,
+so a partition that starts while it is in flight drops it too (as a firewall
+rule would). Messages are any objects with a class attribute `kind` (one of
+scenario.MESSAGE_KINDS) and are dispatched by type to the handler registered
+for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from heapq import heappush
+from typing import Any, ClassVar
+
+import numpy as np
+import simpy
+from simpy.events import NORMAL
+
+from sim.distributions import Sampler, Uniform
+from sim.errors import InvariantError
+from sim.scenario import MESSAGE_KINDS, NetworkConfig
+
+Handler = Callable[[int, int, Any], None]
+"""A message handler: handler(src, dst, msg)."""
+
+
+def message(cls: type) -> type:
+    """Class decorator for messages and per-request results: a slotted dataclass.
+
+    They are values: never mutated after construction, shared between
+    recipients. They are not `frozen` because a frozen dataclass's __init__
+    costs 2.5x as much (object.__setattr__ per field) and they are built
+    several times per request on the hot path (benchmarks/engine.py).
+    """
+    return dataclass(slots=True)(cls)
+
+
+class _Delivery:
+    """A scheduled arrival: the least that SimPy's loop needs to run a callback.
+
+    Environment.step (simpy 4.1) reads `event.callbacks`, sets it to None and
+    reads `event._ok`; nothing else. A full simpy.Event per message costs about
+    twice as much, so a delivery is this bare object: `callbacks` and `_ok` are
+    class attributes (the loop's `event.callbacks = None` shadows the shared
+    list on the instance only) and the payload is one attribute.
+    """
+
+    _ok = True
+    callbacks: list | None = None
+
+
+class LinkState:
+    """Who can reach whom right now: the nemesis writes it, the network reads it.
+
+    `active` is a plain attribute so that the hot path pays one attribute read
+    when nothing is broken; `blocked(src, dst)` is asked only while it is true.
+    Change the state through the methods, which keep `active` right.
+    """
+
+    __slots__ = ("active", "cuts", "down")
+
+    def __init__(self) -> None:
+        self.cuts: list[Callable[[int, int], bool]] = []
+        self.down: set[int] = set()
+        self.active = False
+
+    def blocked(self, src: int, dst: int) -> bool:
+        """True when a message from src to dst would be dropped by a fault."""
+        if src in self.down or dst in self.down:
+            return True
+        return any(cut(src, dst) for cut in self.cuts)
+
+    def add_cut(self, cut: Callable[[int, int], bool]) -> None:
+        """Start dropping the messages `cut(src, dst)` selects."""
+        self.cuts.append(cut)
+        self.active = True
+
+    def remove_cut(self, cut: Callable[[int, int], bool]) -> None:
+        """Heal a cut added with add_cut."""
+        self.cuts.remove(cut)
+        self.active = bool(self.cuts or self.down)
+
+    def set_down(self, node: int, down: bool) -> None:
+        """Mark a node crashed (every message to or from it is dropped) or back up."""
+        if down:
+            self.down.add(node)
+        else:
+            self.down.discard(node)
+        self.active = bool(self.cuts or self.down)
+
+
+class Network:
+    """Delivers messages between nodes with latency, loss, duplication and cuts.
+
+    Args:
+        env: the SimPy environment.
+        config: the scenario's `[network]` table.
+        rng: the network's own random stream.
+        links: the fault state consulted for every message.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        config: NetworkConfig,
+        rng: np.random.Generator,
+        links: LinkState,
+    ) -> None:
+        self.env = env
+        self.links = links
+        self._handlers: dict[type, Handler] = {}
+        self._latency: dict[str, Sampler] = {}
+        default = Sampler(config.latency, rng)
+        for kind in MESSAGE_KINDS:
+            dist = config.latency_by_kind.get(kind)
+            self._latency[kind] = default if dist is None else Sampler(dist, rng)
+        self._loss = config.loss
+        self._duplicate = config.duplicate
+        coin = Uniform(0.0, 1.0)
+        self._coin = Sampler(coin, rng) if (config.loss or config.duplicate) else None
+        # One delivery class per network: its shared callback list calls this network.
+        self._delivery_class = type("Delivery", (_Delivery,), {"callbacks": [self._deliver]})
+        self._queue = env._queue
+        self._eid = env._eid
+        # sent = delivered + dropped - duplicated + in flight; counted where it is cheapest.
+        self.duplicated: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
+        self.delivered: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
+        self.dropped: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
+        self.observers: list[Callable[[int, int, Any], None]] = []
+
+    def register(self, msg_type: type, handler: Handler) -> None:
+        """Route every message of `msg_type` to `handler(src, dst, msg)`."""
+        kind = getattr(msg_type, "kind", None)
+        if kind not in MESSAGE_KINDS:
+            raise InvariantError(f"{msg_type.__name__}.kind {kind!r} not in {MESSAGE_KINDS}")
+        self._handlers[msg_type] = handler
+
+    def send(self, src: int, dst: int, msg: Any) -> None:
+        """Send `msg` from src to dst; it arrives later, or never if dropped."""
+        if self.links.active and self.links.blocked(src, dst):
+            self.dropped[msg.kind] += 1
+            return
+        if self._coin is not None:
+            if self._coin() < self._loss:
+                self.dropped[msg.kind] += 1
+                return
+            if self._coin() < self._duplicate:
+                self.duplicated[msg.kind] += 1
+                self._schedule(src, dst, msg)
+        # Environment.schedule inlined (one heap entry per message), see _Delivery.
+        delivery = self._delivery_class()
+        delivery.payload = (src, dst, msg)
+        heappush(
+            self._queue,
+            (self.env._now + self._latency[msg.kind](), NORMAL, next(self._eid), delivery),
+        )
+
+    def _schedule(self, src: int, dst: int, msg: Any) -> None:
+        delivery = self._delivery_class()
+        delivery.payload = (src, dst, msg)
+        heappush(
+            self._queue,
+            (self.env._now + self._latency[msg.kind](), NORMAL, next(self._eid), delivery),
+        )
+
+    def _deliver(self, delivery: _Delivery) -> None:
+        src, dst, msg = delivery.payload
+        if self.links.active and self.links.blocked(src, dst):
+            self.dropped[msg.kind] += 1
+            return
+        self.delivered[msg.kind] += 1
+        if self.observers:
+            for observer in self.observers:
+                observer(src, dst, msg)
+        self._handlers[type(msg)](src, dst, msg)
+
+    def stats(self) -> dict[str, Any]:
+        """Message counts, totals and per kind (kinds with no traffic left out).
+
+        `sent` counts every send, including those still in flight at the end.
+        """
+        flying: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
+        for entry in self._queue:
+            if isinstance(entry[3], self._delivery_class):
+                flying[entry[3].payload[2].kind] += 1
+        by_kind = {}
+        for k in MESSAGE_KINDS:
+            sent = self.delivered[k] + self.dropped[k] + flying[k] - self.duplicated[k]
+            if sent or self.delivered[k]:
+                by_kind[k] = {
+                    "sent": sent,
+                    "delivered": self.delivered[k],
+                    "dropped": self.dropped[k],
+                }
+        return {
+            "sent": sum(v["sent"] for v in by_kind.values()),
+            "delivered": sum(self.delivered.values()),
+            "dropped": sum(self.dropped.values()),
+            "by_kind": by_kind,
+        }
+
+
+def _run_call(call: _Call) -> None:
+    call.fn(*call.args)
+
+
+class _Call:
+    """A scheduled call: like _Delivery, the least SimPy's loop needs to run a callback."""
+
+    _ok = True
+    callbacks: ClassVar[list | None] = [_run_call]
+
+
+def call_later(
+    env: simpy.Environment, delay_ms: float, fn: Callable[..., None], *args: Any
+) -> None:
+    """Call `fn(*args)` after `delay_ms` of simulated time: one heap entry, no process.
+
+    Timers that must be cancelled carry a generation number checked by `fn`
+    (STYLE.md §5): stale ticks are dropped by the callee.
+    """
+    if delay_ms < 0:
+        raise InvariantError(f"negative delay {delay_ms}")
+    call = _Call()
+    call.fn = fn
+    call.args = args
+    heappush(env._queue, (env._now + delay_ms, NORMAL, next(env._eid), call))

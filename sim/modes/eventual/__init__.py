@@ -1,0 +1,157 @@
+"""Eventual mode, Dynamo style: quorums, vector clocks, siblings, hinted handoff, anti-entropy.
+
+The pieces, one module each: `storage` (sibling sets and Merkle digests per
+node), `coordinator` (N/R/W quorums, sloppy quorum, read repair, the failure
+detector), `handoff` (hinted handoff), `antientropy` (Merkle-tree sync).
+Versions are vector clocks. A write's `context` is the merged clock of the
+read it follows: the new version descends every sibling the client saw, so
+writing a resolver's merge back collapses them. A conditional write first
+checks, on a read quorum, that the merged clock still equals the context.
+Conflicts are not settled here: reads return every causally-latest sibling
+and the client's resolver merges them (DESIGN.md, "Client-side resolvers").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sim.engine.world import World
+from sim.modes.base import Key, KeyState, LeaseLocks, LocalLocks, Reply, Value, Version
+from sim.modes.eventual.antientropy import AntiEntropy
+from sim.modes.eventual.coordinator import Coordinators
+from sim.modes.eventual.handoff import HintedHandoff
+from sim.modes.eventual.storage import NodeStorage, merge_into, state_of
+from sim.scenario import ClusterConfig
+from sim.vclock import VClock, Versioned
+
+
+class EventualMode(LocalLocks):
+    """Dynamo: any node coordinates; R and W of N replicas; siblings go to the client."""
+
+    name = "eventual"
+
+    def __init__(self, world: World, cluster: ClusterConfig) -> None:
+        self.world = world
+        self.env = world.env
+        self.ring = world.ring
+        self.links = world.links
+        self.n = cluster.replication
+        self.durable = cluster.durable
+        self.dirty: set[str] = set()
+        self.storage = [NodeStorage(self.dirty) for _ in range(world.nodes)]
+        self.locks = [LeaseLocks() for _ in range(world.nodes)]
+        self.coordinators = Coordinators(
+            world.env,
+            world.network,
+            world.ring,
+            self.storage,
+            world.clocks.now,
+            cluster.replication,
+            cluster.read_quorum,
+            cluster.write_quorum,
+            cluster.sloppy_quorum,
+            cluster.peer_timeout_ms,
+            cluster.vclock_limit,
+        )
+        self.handoff = HintedHandoff(
+            world.env, world.network, self.storage, cluster.handoff_ms, world.links
+        )
+        self.anti_entropy = (
+            AntiEntropy(
+                world.env,
+                world.network,
+                world.ring,
+                cluster.replication,
+                self.storage,
+                cluster.anti_entropy_ms,
+                world.links,
+            )
+            if cluster.anti_entropy_ms > 0
+            else None
+        )
+        self._keys: dict[str, None] = {}
+
+    # ------------------------------------------------------------------ client API
+
+    def load(self, key: Key, value: Value) -> None:
+        """The initial version, with an empty clock, on the key's N replicas."""
+        version = Versioned(VClock(), value, 0.0)
+        for node in self.ring.preference_list(key, self.n):
+            self.storage[node].merge(key, (version,))
+        self._keys[key] = None
+
+    def read(self, node: int, key: Key, reply: Reply) -> None:
+        """Quorum read coordinated by `node`."""
+        self.coordinators.read(node, key, reply)
+
+    def write(
+        self, node: int, key: Key, value: Value, context: Version, conditional: bool, reply: Reply
+    ) -> None:
+        """Quorum write coordinated by `node`; `context` is the read's merged clock."""
+        self._keys[key] = None
+        self.coordinators.write(node, key, value, context, conditional, reply)
+
+    # ------------------------------------------------------------------ faults
+
+    def crash(self, node: int) -> None:
+        """Requests in flight, suspicions and locks are lost; data too unless durable."""
+        self.coordinators.crash(node)
+        self.locks[node].clear()
+        if not self.durable:
+            self.storage[node].wipe()
+
+    def restart(self, node: int) -> None:
+        """Nothing to replay: anti-entropy and handoff bring the node up to date."""
+
+    # ------------------------------------------------------------------ observation
+
+    def stored_keys(self) -> Iterable[Key]:
+        """Every key loaded or written."""
+        return list(self._keys)
+
+    def _replica_states(self, key: Key) -> list[Any]:
+        down = self.links.down
+        return [
+            self.storage[n].data.get(key, ())
+            for n in self.ring.preference_list(key, self.n)
+            if n not in down
+        ]
+
+    def divergent_keys(self) -> Iterable[Key]:
+        """Keys whose live replicas differ, or that hints still hold for an absent owner."""
+        still = {key for store in self.storage for key in store.hints}
+        for key in self.dirty:
+            if key not in still and len({state_of(s) for s in self._replica_states(key)}) > 1:
+                still.add(key)
+        self.dirty.clear()
+        self.dirty.update(still)
+        return sorted(still)
+
+    def final(self, key: Key) -> KeyState:
+        """The union of the live replicas' sibling sets, and whether they were equal."""
+        states = self._replica_states(key)
+        merged: tuple[Versioned, ...] = ()
+        for siblings in states:
+            merged = merge_into(merged, siblings)
+        agree = len({state_of(s) for s in states}) <= 1
+        return KeyState(tuple(v.value for v in merged), agree, len(states))
+
+    def export_version(self, version: Version) -> Any:
+        """A vector clock as {node: counter} (compared entry by entry)."""
+        return None if version is None else version.to_json()
+
+    def stats(self) -> dict[str, Any]:
+        """Pruned clock entries, hinted writes and handoffs, read repairs, anti-entropy work."""
+        c = self.coordinators
+        ae = self.anti_entropy
+        return {
+            "vclock_pruned": c.pruned,
+            "hinted_writes": c.hinted,
+            "handoffs_delivered": self.handoff.delivered,
+            "read_repairs": c.read_repairs,
+            "anti_entropy_rounds": ae.rounds if ae else 0,
+            "anti_entropy_in_sync": ae.in_sync if ae else 0,
+            "anti_entropy_keys_sent": ae.keys_sent if ae else 0,
+            "hints_pending": sum(len(h) for s in self.storage for h in s.hints.values()),
+        }

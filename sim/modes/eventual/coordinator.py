@@ -1,0 +1,438 @@
+"""Quorum coordination (Dynamo §4.5-4.6): reads wait for R replies, writes for W acks.
+
+The client's home node coordinates. It sends a request to the key's N
+replicas, or, with a sloppy quorum, to the first N nodes of the key's ring walk
+that it does not suspect, a fall-back standing in for each suspected replica
+and holding the write with a hint naming that replica. A replica that has not
+answered within `peer_timeout_ms` is suspected (a local failure detector: any
+message from it clears the suspicion; otherwise it lasts SUSPECT_MS), and with a
+sloppy quorum the request goes on to the next node of the walk.
+
+A read answers the client once R replicas replied, with every causally-latest
+sibling and their merged clock as context; it keeps collecting the other
+replies and then sends each out-of-date replica the merged set (read repair).
+A write makes a new clock, the read's context advanced at the coordinator,
+stores it on the targets and answers after W acks. A conditional write (occ)
+first reads a quorum and goes ahead only if its merged clock still equals the
+context: a check on one quorum, not a global one.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+
+from sim.engine.network import Network, call_later
+from sim.engine.ring import Ring
+from sim.modes.base import ReadResult, Reply, Status, WriteResult
+from sim.modes.eventual.messages import Get, GetReply, Put, PutAck, Repair
+from sim.modes.eventual.storage import NodeStorage, Siblings, merge_into
+from sim.vclock import VClock, Versioned
+
+SUSPECT_MS = 1000.0
+"""How long a replica that did not answer stays suspected, unless it speaks first."""
+
+EXPIRE_ROUNDS = 40
+"""A coordinator forgets a write after this many peer time-outs (late acks then ignored)."""
+
+SWEEPS_PER_TIMEOUT = 2
+"""How often per peer time-out the coordinators look for requests that timed out."""
+
+
+def context_of(siblings: Siblings) -> VClock:
+    """The merged clock of a sibling set: the context a client writes back with."""
+    if len(siblings) == 1:
+        return siblings[0].clock
+    context = VClock()
+    for v in siblings:
+        context = context.merge(v.clock)
+    return context
+
+
+class _Read:
+    """A read in progress at its coordinator."""
+
+    __slots__ = (
+        "check_at",
+        "done",
+        "key",
+        "merged",
+        "need",
+        "on_quorum",
+        "replies",
+        "tried",
+        "waiting",
+    )
+
+    def __init__(self, key: str, need: int, on_quorum: Callable[[Siblings], None]) -> None:
+        self.key = key
+        self.need = need
+        self.on_quorum = on_quorum
+        self.replies: dict[int, Siblings] = {}
+        self.merged: Siblings = ()
+        self.done = False
+        self.tried: list[int] = []
+        self.waiting: dict[int, int | None] = {}  # target -> owner it stands in for
+        self.check_at = 0.0  # when unanswered targets are next suspected
+
+
+class _Write:
+    """A write in progress at its coordinator."""
+
+    __slots__ = (
+        "acked",
+        "check_at",
+        "done",
+        "expire_at",
+        "key",
+        "need",
+        "reply",
+        "tried",
+        "version",
+        "waiting",
+    )
+
+    def __init__(self, key: str, version: Versioned, need: int, reply: Reply) -> None:
+        self.key = key
+        self.version = version
+        self.need = need
+        self.reply = reply
+        self.acked: set[int] = set()
+        self.check_at = 0.0
+        self.expire_at = 0.0
+        self.done = False
+        self.tried: list[int] = []
+        self.waiting: dict[int, int | None] = {}
+
+
+class Coordinators:
+    """The coordinator role of every node: quorum reads and writes, failure detection."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        network: Network,
+        ring: Ring,
+        storage: list[NodeStorage],
+        wall_clock: Callable[[int], float],
+        n: int,
+        r: int,
+        w: int,
+        sloppy: bool,
+        peer_timeout_ms: float,
+        vclock_limit: int,
+    ) -> None:
+        self.env = env
+        self.net = network
+        self.ring = ring
+        self.storage = storage
+        self.wall_clock = wall_clock
+        self.n, self.r, self.w = n, r, w
+        self.sloppy = sloppy
+        self.peer_timeout_ms = peer_timeout_ms
+        self.vclock_limit = vclock_limit
+        self.suspected: list[dict[int, float]] = [{} for _ in storage]
+        self.reads: list[dict[int, _Read]] = [{} for _ in storage]
+        self.writes: list[dict[int, _Write]] = [{} for _ in storage]
+        self._ids = itertools.count(1)
+        self._sweeping = False
+        self.pruned = 0
+        self.hinted = 0
+        self.read_repairs = 0
+        # replica-side handlers (Put/Get arrive at replicas)
+        network.register(Get, self._on_get)
+        network.register(GetReply, self._on_get_reply)
+        network.register(Put, self._on_put)
+        network.register(PutAck, self._on_put_ack)
+        network.register(Repair, self._on_repair)
+
+    # ------------------------------------------------------------------ targets
+
+    def _suspects(self, coord: int, peer: int) -> bool:
+        until = self.suspected[coord].get(peer)
+        if until is None:
+            return False
+        if until <= self.env.now:
+            del self.suspected[coord][peer]
+            return False
+        return True
+
+    def _first_targets(self, coord: int, key: str) -> dict[int, int | None]:
+        """Target -> the replica it stands in for (None for a replica itself)."""
+        pref = self.ring.preference_list(key, self.n)
+        if not self.sloppy or not self.suspected[coord]:
+            return dict.fromkeys(pref)
+        targets: dict[int, int | None] = {}
+        missing = []
+        for node in pref:
+            if node == coord or not self._suspects(coord, node):
+                targets[node] = None
+            else:
+                missing.append(node)
+        if missing:
+            self._stand_in(coord, key, targets, missing, exclude=())
+        return targets
+
+    def _stand_in(
+        self, coord: int, key: str, targets: dict[int, int | None], owners: list[int], exclude: Any
+    ) -> None:
+        """Add fall-backs from the ring walk past the replicas, one per owner in `owners`."""
+        pref = self.ring.preference_list(key, self.n)
+        for node in self.ring.walk(key):
+            if not owners:
+                return
+            if node in pref or node in targets or node in exclude:
+                continue
+            if node != coord and self._suspects(coord, node):
+                continue
+            targets[node] = owners.pop(0)
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, coord: int, node: int, msg: Any, handler: Callable) -> None:
+        if node == coord:
+            handler(coord, coord, msg)  # local: no network hop
+        else:
+            self.net.send(coord, node, msg)
+
+    def _heard_from(self, coord: int, peer: int) -> None:
+        if self.suspected[coord]:
+            self.suspected[coord].pop(peer, None)
+
+    # ------------------------------------------------------------------ reads
+
+    def read(self, coord: int, key: str, reply: Reply) -> None:
+        """Quorum read; replies ReadResult(OK, values, merged clock) after R replies."""
+
+        def answer(merged: Siblings) -> None:
+            reply(ReadResult(Status.OK, tuple(v.value for v in merged), context_of(merged)))
+
+        self.start_read(coord, key, answer)
+
+    def start_read(self, coord: int, key: str, on_quorum: Callable[[Siblings], None]) -> None:
+        """Begin a quorum read; `on_quorum(merged siblings)` runs once R replicas replied."""
+        req = next(self._ids)
+        op = _Read(key, self.r, on_quorum)
+        self.reads[coord][req] = op
+        self._dispatch_read(coord, req, op, self._first_targets(coord, key))
+
+    def _dispatch_read(
+        self, coord: int, req: int, op: _Read, targets: dict[int, int | None]
+    ) -> None:
+        # Register every target before sending: a local target answers at once.
+        op.tried.extend(targets)
+        op.waiting.update(targets)
+        msg = Get(req, op.key)  # one message object shared by every target
+        send = self.net.send
+        for node in targets:
+            if node == coord:
+                self._on_get(coord, coord, msg)  # local: no network hop
+            else:
+                send(coord, node, msg)
+        op.check_at = self.env.now + self.peer_timeout_ms
+        self._watch()
+
+    def _on_get(self, src: int, dst: int, msg: Get) -> None:
+        reply = GetReply(msg.req, msg.key, self.storage[dst].visible(msg.key))
+        if src == dst:
+            self._on_get_reply(dst, dst, reply)
+        else:
+            self.net.send(dst, src, reply)
+
+    def _on_get_reply(self, src: int, dst: int, msg: GetReply) -> None:
+        if self.suspected[dst]:
+            self.suspected[dst].pop(src, None)
+        op = self.reads[dst].get(msg.req)
+        if op is None or src in op.replies:
+            return
+        op.waiting.pop(src, None)
+        siblings = msg.siblings
+        op.replies[src] = siblings
+        if not op.merged:
+            op.merged = siblings
+        elif siblings is not op.merged and siblings != op.merged:
+            op.merged = merge_into(op.merged, siblings)
+        if not op.done and len(op.replies) >= op.need:
+            op.done = True
+            op.on_quorum(op.merged)
+        if not op.waiting:
+            self._finish_read(dst, msg.req, op)
+
+    def _read_timer(self, coord: int, req: int) -> None:
+        op = self.reads[coord].get(req)
+        if op is None:
+            return
+        late = list(op.waiting)
+        for node in late:
+            self.suspected[coord][node] = self.env.now + SUSPECT_MS
+        if op.done or not self.sloppy or not late:
+            self._finish_read(coord, req, op)
+            return
+        extra: dict[int, int | None] = {}
+        owners = [op.waiting[n] if op.waiting[n] is not None else n for n in late]
+        self._stand_in(coord, op.key, extra, owners, exclude=set(op.tried))
+        op.waiting.clear()
+        if not extra:
+            self._finish_read(coord, req, op)
+            return
+        self._dispatch_read(coord, req, op, extra)
+
+    def _finish_read(self, coord: int, req: int, op: _Read) -> None:
+        """Read repair: send the merged set to every replier that lacked part of it."""
+        self.reads[coord].pop(req, None)
+        if not op.replies:
+            return
+        # Sibling tuples are canonical (sorted by clock), so equal sets are equal tuples.
+        merged = op.merged
+        replicas = self.ring.preference_list(op.key, self.n)
+        for node, siblings in op.replies.items():
+            if node in replicas and siblings != merged:
+                self.read_repairs += 1
+                self._send(coord, node, Repair(op.key, op.merged), self._on_repair)
+
+    def _on_repair(self, src: int, dst: int, msg: Repair) -> None:
+        self.storage[dst].merge(msg.key, msg.siblings)
+
+    # ------------------------------------------------------------------ writes
+
+    def write(
+        self,
+        coord: int,
+        key: str,
+        value: Any,
+        context: VClock | None,
+        conditional: bool,
+        reply: Reply,
+    ) -> None:
+        """Quorum write of `value` descending `context`; conditional: check a quorum first."""
+        if not conditional:
+            self._put(coord, key, value, context, reply)
+            return
+        expected = (context or VClock()).counters()
+
+        def check(merged: Siblings) -> None:
+            current = context_of(merged)
+            if current.counters() != expected:
+                reply(WriteResult(Status.CONFLICT, current, "version changed"))
+            else:
+                self._put(coord, key, value, context, reply)
+
+        self.start_read(coord, key, check)
+
+    def _new_clock(self, coord: int, key: str, context: VClock | None) -> VClock:
+        storage = self.storage[coord]
+        base = context or VClock()
+        counter = max(base.counter(coord), storage.counters.get(key, 0)) + 1
+        storage.counters[key] = counter
+        clock = base.with_counter(coord, counter, self.env.now)
+        clock, dropped = clock.prune(self.vclock_limit, keep=coord)
+        self.pruned += dropped
+        return clock
+
+    def _put(self, coord: int, key: str, value: Any, context: VClock | None, reply: Reply) -> None:
+        clock = self._new_clock(coord, key, context)
+        version = Versioned(clock, value, self.wall_clock(coord))
+        req = next(self._ids)
+        op = _Write(key, version, self.w, reply)
+        self.writes[coord][req] = op
+        op.expire_at = self.env.now + self.peer_timeout_ms * EXPIRE_ROUNDS
+        self._dispatch_write(coord, req, op, self._first_targets(coord, key))
+
+    def _dispatch_write(
+        self, coord: int, req: int, op: _Write, targets: dict[int, int | None]
+    ) -> None:
+        op.tried.extend(targets)
+        op.waiting.update(targets)
+        for node, owner in targets.items():
+            if owner is not None:
+                self.hinted += 1
+            self._send(coord, node, Put(req, op.key, op.version, owner), self._on_put)
+        op.check_at = self.env.now + self.peer_timeout_ms
+        self._watch()
+
+    def _on_put(self, src: int, dst: int, msg: Put) -> None:
+        if msg.hint is None:
+            self.storage[dst].merge(msg.key, (msg.version,))
+        else:
+            self.storage[dst].hint(msg.key, msg.hint, msg.version)
+        self._send(dst, src, PutAck(msg.req), self._on_put_ack)
+
+    def _on_put_ack(self, src: int, dst: int, msg: PutAck) -> None:
+        self._heard_from(dst, src)
+        op = self.writes[dst].get(msg.req)
+        if op is None or src in op.acked:
+            return
+        op.waiting.pop(src, None)
+        op.acked.add(src)
+        if not op.done and len(op.acked) >= op.need:
+            op.done = True
+            op.reply(WriteResult(Status.OK, op.version.clock))
+        if op.done and not op.waiting:
+            self.writes[dst].pop(msg.req, None)
+
+    def _write_timer(self, coord: int, req: int) -> None:
+        op = self.writes[coord].get(req)
+        if op is None:
+            return
+        late = list(op.waiting)
+        for node in late:
+            self.suspected[coord][node] = self.env.now + SUSPECT_MS
+        if op.done:
+            self.writes[coord].pop(req, None)
+            return
+        op.check_at = op.expire_at  # late acks may still complete it until it expires
+        if not self.sloppy or not late:
+            return
+        extra: dict[int, int | None] = {}
+        owners = [op.waiting[n] if op.waiting[n] is not None else n for n in late]
+        self._stand_in(coord, op.key, extra, owners, exclude=set(op.tried))
+        op.waiting.clear()
+        if extra:
+            self._dispatch_write(coord, req, op, extra)
+
+    # ------------------------------------------------------------------ time-outs
+
+    def _watch(self) -> None:
+        """Make sure a sweep is coming: one timer for all requests, not one per request."""
+        if not self._sweeping:
+            self._sweeping = True
+            call_later(self.env, self.peer_timeout_ms / SWEEPS_PER_TIMEOUT, self._sweep)
+
+    def _sweep(self) -> None:
+        """Run the peer time-out of every request whose `check_at` has passed.
+
+        A time-out thus fires up to peer_timeout_ms / SWEEPS_PER_TIMEOUT late;
+        one periodic timer while requests are pending keeps the event heap small
+        (a timer per request doubled the cost of a quorum read).
+        """
+        now = self.env.now
+        pending = False
+        for coord in range(len(self.storage)):
+            reads = self.reads[coord]
+            if reads:
+                for req, op in list(reads.items()):
+                    if op.check_at <= now:
+                        self._read_timer(coord, req)
+                pending = pending or bool(reads)
+            writes = self.writes[coord]
+            if writes:
+                for req, op in list(writes.items()):
+                    if op.expire_at <= now:
+                        del writes[req]
+                    elif op.check_at <= now:
+                        self._write_timer(coord, req)
+                pending = pending or bool(writes)
+        self._sweeping = False
+        if pending:
+            self._watch()
+
+    # ------------------------------------------------------------------ faults
+
+    def crash(self, node: int) -> None:
+        """In-flight requests and suspicions are volatile."""
+        self.reads[node].clear()
+        self.writes[node].clear()
+        self.suspected[node].clear()

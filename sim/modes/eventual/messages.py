@@ -1,0 +1,104 @@
+"""The eventual mode's messages: slotted records dispatched by type (`kind`: latency class)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sim.engine.network import message
+from sim.vclock import Versioned
+
+Siblings = tuple[Versioned, ...]
+
+
+@message
+class Get:
+    """Coordinator -> replica: send me your versions of `key`."""
+
+    kind: ClassVar[str] = "read"
+    req: int
+    key: str
+
+
+@message
+class GetReply:
+    """Replica -> coordinator: my sibling set for `key` (empty if I have none)."""
+
+    kind: ClassVar[str] = "response"
+    req: int
+    key: str
+    siblings: Siblings
+
+
+@message
+class Put:
+    """Coordinator -> replica: store this version (`hint`: the owner a fall-back holds it for)."""
+
+    kind: ClassVar[str] = "write"
+    req: int
+    key: str
+    version: Versioned
+    hint: int | None
+
+
+@message
+class PutAck:
+    """Replica -> coordinator: stored."""
+
+    kind: ClassVar[str] = "ack"
+    req: int
+
+
+@message
+class Repair:
+    """Coordinator -> replica after a read: versions you were missing (read repair, Dynamo §5)."""
+
+    kind: ClassVar[str] = "write"
+    key: str
+    siblings: Siblings
+
+
+@message
+class Handoff:
+    """Fall-back -> owner: the versions I held for you while you were unreachable (§4.6)."""
+
+    kind: ClassVar[str] = "handoff"
+    key: str
+    siblings: Siblings
+
+
+@message
+class HandoffAck:
+    """Owner -> fall-back: merged; you may drop the hint if it has not changed since."""
+
+    kind: ClassVar[str] = "handoff"
+    key: str
+    state: tuple
+
+
+@message
+class SyncRoot:
+    """Anti-entropy, step 1: the Merkle root of the keys we both replicate (§4.7)."""
+
+    kind: ClassVar[str] = "sync"
+    root: int
+
+
+@message
+class SyncBuckets:
+    """Step 2 (roots differ): my leaf hashes, one per bucket of keys."""
+
+    kind: ClassVar[str] = "sync"
+    leaves: tuple[int, ...]
+
+
+@message
+class SyncKeys:
+    """Steps 3 and 4: the versions of every key in the buckets that differ.
+
+    `answer` asks the receiver to send back what it holds that the sender lacks.
+    """
+
+    kind: ClassVar[str] = "sync"
+    buckets: tuple[int, ...]
+    entries: tuple[tuple[str, Siblings], ...]
+    answer: bool

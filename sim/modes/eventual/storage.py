@@ -1,0 +1,111 @@
+"""Each node's versioned storage: sibling sets per key, hinted versions, Merkle digests.
+
+A replica keeps every version no other version descends (the maximal
+antichain, Dynamo §4.4); a put or a merge folds incoming versions in with
+`vclock.add_version`. Hinted versions (sloppy quorum, §4.6) are kept apart,
+per intended owner, until they are handed off. Digests use only integers
+(clock counters, crc32 of keys), never Python's salted str hash, so every
+process computes the same Merkle trees and sends the same messages.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+
+from sim.vclock import Versioned, add_version
+
+Siblings = tuple[Versioned, ...]
+
+BUCKETS = 16
+"""Leaves of each Merkle tree: keys are bucketed by crc32(key) % BUCKETS."""
+
+
+def state_of(siblings: Siblings) -> tuple:
+    """A sibling set's identity: the sorted counters of its clocks (values follow from clocks)."""
+    return tuple(sorted(v.clock.counters() for v in siblings))
+
+
+def merge_into(current: Siblings, incoming: Iterable[Versioned]) -> Siblings:
+    """Fold incoming versions into a sibling set, keeping the maximal antichain."""
+    for version in incoming:
+        current = add_version(current, version)
+    return current
+
+
+def bucket_of(key: str) -> int:
+    """The Merkle leaf a key belongs to (stable across processes)."""
+    return zlib.crc32(key.encode()) % BUCKETS
+
+
+class NodeStorage:
+    """One node's data: owned sibling sets, hints held for others, write counters.
+
+    `counters[key]` is the highest clock counter this node has issued for key
+    as a coordinator, so two writes it coordinates from the same context get
+    distinct clocks (without it they would collide, as Riak's client-id clocks did).
+    """
+
+    __slots__ = ("counters", "data", "dirty", "hints")
+
+    def __init__(self, dirty: set[str]) -> None:
+        self.dirty = dirty  # shared by all nodes: keys changed since the last convergence probe
+        self.data: dict[str, Siblings] = {}
+        self.hints: dict[str, dict[int, Siblings]] = {}
+        self.counters: dict[str, int] = {}
+
+    def merge(self, key: str, incoming: Iterable[Versioned]) -> bool:
+        """Fold versions into the owned set of `key`; True if it changed."""
+        before = self.data.get(key, ())
+        after = merge_into(before, incoming)
+        if after is before or after == before:
+            return False
+        self.data[key] = after
+        self.dirty.add(key)
+        return True
+
+    def hint(self, key: str, owner: int, version: Versioned) -> None:
+        """Hold `version` for `owner`, which was unreachable when it was written."""
+        per_owner = self.hints.setdefault(key, {})
+        per_owner[owner] = add_version(per_owner.get(owner, ()), version)
+
+    def visible(self, key: str) -> Siblings:
+        """What this node answers a read with: owned versions merged with hinted ones."""
+        siblings = self.data.get(key, ())
+        held = self.hints.get(key)
+        if held:
+            for versions in held.values():
+                siblings = merge_into(siblings, versions)
+        return siblings
+
+    def wipe(self) -> None:
+        """Forget everything except write counters (a crash of a non-durable node)."""
+        self.dirty.update(self.data)
+        self.data.clear()
+        self.hints.clear()
+
+
+def key_digest(key: str, siblings: Siblings) -> int:
+    """A leaf entry's digest: key and sibling state, mixed into 64 bits."""
+    h = zlib.crc32(key.encode())
+    for clock in state_of(siblings):
+        for node, counter in clock:
+            h = (h * 1_000_003 ^ (node * 7_919 + counter)) & 0xFFFF_FFFF_FFFF_FFFF
+    return h
+
+
+def leaves(entries: Iterable[tuple[str, Siblings]]) -> tuple[int, ...]:
+    """The BUCKETS leaf hashes of a set of keys (order of entries does not matter)."""
+    out = [0] * BUCKETS
+    for key, siblings in entries:
+        b = bucket_of(key)
+        out[b] = (out[b] + key_digest(key, siblings)) & 0xFFFF_FFFF_FFFF_FFFF
+    return tuple(out)
+
+
+def root_of(leaf_hashes: tuple[int, ...]) -> int:
+    """The Merkle root over the leaves."""
+    h = 0
+    for leaf in leaf_hashes:
+        h = (h * 1_000_003 ^ leaf) & 0xFFFF_FFFF_FFFF_FFFF
+    return h

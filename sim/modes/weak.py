@@ -1,0 +1,259 @@
+"""Weak mode: the home node answers alone, pushes writes best effort, last writer wins.
+
+The client's home node reads and writes its own copy and acknowledges at once;
+it then pushes the value to the key's other holders asynchronously. A push
+that a cut or loss drops is gone: there is no anti-entropy, no retry, so
+replicas may never agree. Conflicts are settled by last-writer-wins on the
+writing node's wall clock (skewed per node), ties broken by node id: a write
+stamped earlier than the value it lands on is acknowledged and silently lost,
+as in Cassandra at consistency ONE.
+
+A home node that is not among a key's N replicas fetches the key from them the
+first time a client asks for it and subscribes to their pushes; from then on it
+is a holder of the key like the replicas (a replica forwards a subscriber's
+push to its other subscribers, one hop). Versions are `(timestamp_ms, node)`
+pairs; a write's `context` is the version read, and a conditional write applies
+only if the home node's version still equals it (a local check, not a global
+one: which is why weak mode oversells).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from sim.engine.network import message
+from sim.engine.world import World
+from sim.modes.base import (
+    Key,
+    KeyState,
+    LeaseLocks,
+    LocalLocks,
+    ReadResult,
+    Reply,
+    Status,
+    Value,
+    Version,
+    WriteResult,
+)
+from sim.scenario import ClusterConfig
+
+Stamp = tuple[float, int]
+_ZERO: Stamp = (float("-inf"), -1)  # "no copy" in a FetchReply
+_LOADED: Stamp = (-1.0e15, -1)  # the initial data: older than any write, JSON-safe
+
+
+@message
+class Push:
+    """A write pushed from one holder to another."""
+
+    kind: ClassVar[str] = "write"
+    key: Key
+    stamp: Stamp
+    value: Value
+    origin: int
+
+
+@message
+class Fetch:
+    """A non-replica home node asks a replica for a key it does not hold, and subscribes."""
+
+    kind: ClassVar[str] = "read"
+    key: Key
+
+
+@message
+class FetchReply:
+    """A replica's answer to Fetch (stamp _ZERO and value None when it has no copy)."""
+
+    kind: ClassVar[str] = "response"
+    key: Key
+    stamp: Stamp
+    value: Value
+
+
+class WeakMode(LocalLocks):
+    """Local reads and writes, asynchronous best-effort push, last writer wins."""
+
+    name = "weak"
+
+    def __init__(self, world: World, cluster: ClusterConfig) -> None:
+        self.world = world
+        self.env = world.env
+        self.net = world.network
+        self.ring = world.ring
+        self.clocks = world.clocks
+        self.n = cluster.replication
+        self.durable = cluster.durable
+        nodes = world.nodes
+        # store[node][key] = (stamp, value)
+        self.store: list[dict[Key, tuple[Stamp, Value]]] = [{} for _ in range(nodes)]
+        # subscribers[node][key] = non-replica nodes that fetched the key from `node`
+        self.subscribers: list[dict[Key, set[int]]] = [{} for _ in range(nodes)]
+        self.pending_fetch: list[dict[Key, list[Reply]]] = [{} for _ in range(nodes)]
+        self.locks = [LeaseLocks() for _ in range(nodes)]
+        self.holders: dict[Key, set[int]] = {}
+        self.dirty: set[Key] = set()
+        self.lost_on_arrival = 0
+        world.network.register(Push, self._on_push)
+        world.network.register(Fetch, self._on_fetch)
+        world.network.register(FetchReply, self._on_fetch_reply)
+
+    # ------------------------------------------------------------------ client API
+
+    def load(self, key: Key, value: Value) -> None:
+        """Put the initial value on the key's N replicas."""
+        for node in self.ring.preference_list(key, self.n):
+            self._apply(node, key, _LOADED, value)
+
+    def read(self, node: int, key: Key, reply: Reply) -> None:
+        """Answer from the home node's copy; fetch it first if the node holds none."""
+        entry = self.store[node].get(key)
+        if entry is None and node not in self.ring.preference_list(key, self.n):
+            waiting = self.pending_fetch[node].setdefault(key, [])
+            waiting.append(reply)
+            if len(waiting) == 1:
+                for replica in self.ring.preference_list(key, self.n):
+                    self.net.send(node, replica, Fetch(key))
+            return
+        reply(self._read_result(entry))
+
+    def write(
+        self,
+        node: int,
+        key: Key,
+        value: Value,
+        context: Version,
+        conditional: bool,
+        reply: Reply,
+    ) -> None:
+        """Apply locally, acknowledge at once, push to the other holders."""
+        entry = self.store[node].get(key)
+        if conditional:
+            current = entry[0] if entry is not None else None
+            if current != context:
+                reply(WriteResult(Status.CONFLICT, current, "version changed"))
+                return
+        stamp = (self.clocks.now(node), node)
+        if entry is not None and stamp <= entry[0]:
+            # Last writer wins on skewed clocks: this write is already older than
+            # what the node holds; it is acknowledged and lost.
+            self.lost_on_arrival += 1
+        self._apply(node, key, stamp, value)
+        reply(WriteResult(Status.OK, stamp))
+        self._push(node, key, stamp, value, exclude=-1)
+
+    # ------------------------------------------------------------------ faults
+
+    def crash(self, node: int) -> None:
+        """Locks and in-flight fetches are volatile; data too unless the cluster is durable."""
+        self.locks[node].clear()
+        self.pending_fetch[node].clear()
+        if not self.durable:
+            for key in self.store[node]:
+                self.holders[key].discard(node)
+                self.dirty.add(key)
+            self.store[node].clear()
+            self.subscribers[node].clear()
+
+    def restart(self, node: int) -> None:
+        """Nothing to rebuild: weak mode has no recovery protocol."""
+
+    # ------------------------------------------------------------------ protocol
+
+    def _apply(self, node: int, key: Key, stamp: Stamp, value: Value) -> bool:
+        store = self.store[node]
+        entry = store.get(key)
+        if entry is not None and entry[0] >= stamp:
+            return False
+        store[key] = (stamp, value)
+        holders = self.holders.get(key)
+        if holders is None:
+            holders = self.holders[key] = set()
+        holders.add(node)
+        self.dirty.add(key)
+        return True
+
+    def _push(self, node: int, key: Key, stamp: Stamp, value: Value, exclude: int) -> None:
+        msg = Push(key, stamp, value, node)
+        send = self.net.send
+        for replica in self.ring.preference_list(key, self.n):
+            if replica != node and replica != exclude:
+                send(node, replica, msg)
+        subs = self.subscribers[node].get(key)
+        if subs:
+            for sub in sorted(subs):
+                if sub != exclude:
+                    send(node, sub, msg)
+
+    def _on_push(self, src: int, dst: int, msg: Push) -> None:
+        self._apply(dst, msg.key, msg.stamp, msg.value)
+        replicas = self.ring.preference_list(msg.key, self.n)
+        if src not in replicas:
+            # A subscriber's own write: remember it, and pass it on to the other
+            # subscribers (one hop; the subscriber already pushed to the replicas).
+            self.subscribers[dst].setdefault(msg.key, set()).add(src)
+            subs = self.subscribers[dst][msg.key]
+            for sub in sorted(subs):
+                if sub != src:
+                    self.net.send(dst, sub, msg)
+
+    def _on_fetch(self, src: int, dst: int, msg: Fetch) -> None:
+        self.subscribers[dst].setdefault(msg.key, set()).add(src)
+        entry = self.store[dst].get(msg.key)
+        stamp, value = entry if entry is not None else (_ZERO, None)
+        self.net.send(dst, src, FetchReply(msg.key, stamp, value))
+
+    def _on_fetch_reply(self, src: int, dst: int, msg: FetchReply) -> None:
+        if msg.value is not None:
+            self._apply(dst, msg.key, msg.stamp, msg.value)
+        waiting = self.pending_fetch[dst].pop(msg.key, None)
+        if waiting:
+            result = self._read_result(self.store[dst].get(msg.key))
+            for reply in waiting:
+                reply(result)
+
+    @staticmethod
+    def _read_result(entry: tuple[Stamp, Value] | None) -> ReadResult:
+        if entry is None:
+            return ReadResult(Status.OK)
+        return ReadResult(Status.OK, (entry[1],), entry[0])
+
+    # ------------------------------------------------------------------ observation
+
+    def stored_keys(self) -> Iterable[Key]:
+        """Every key some node holds."""
+        return sorted(self.holders)
+
+    def _live_copies(self, key: Key) -> list[tuple[Stamp, Value] | None]:
+        """Each live replica's and subscriber's entry for key (None where it has no copy)."""
+        down = self.world.links.down
+        nodes = set(self.ring.preference_list(key, self.n)) | self.holders.get(key, set())
+        return [self.store[n].get(key) for n in sorted(nodes) if n not in down]
+
+    def divergent_keys(self) -> Iterable[Key]:
+        """Keys whose live holders hold different stamps (checks only keys written since)."""
+        still = set()
+        for key in self.dirty:
+            if len({e[0] if e else None for e in self._live_copies(key)}) > 1:
+                still.add(key)
+        self.dirty = still
+        return sorted(still)
+
+    def final(self, key: Key) -> KeyState:
+        """The last writer's value across the live holders (what LWW replication would keep)."""
+        copies = self._live_copies(key)
+        entries = [e for e in copies if e is not None]
+        if not entries:
+            return KeyState((), True, 0)
+        best = max(entries, key=lambda e: e[0])
+        agree = len({e[0] if e else None for e in copies}) == 1
+        return KeyState((best[1],), agree, len(copies))
+
+    def export_version(self, version: Version) -> Any:
+        """(timestamp, node) as a JSON list; compared lexicographically."""
+        return None if version is None else [round(version[0], 6), version[1]]
+
+    def stats(self) -> dict[str, Any]:
+        """Writes acknowledged but already older than the value they landed on."""
+        return {"lww_lost_on_arrival": self.lost_on_arrival}

@@ -1,0 +1,1 @@
+"""The shop: records, workloads, order placement and client-side resolvers."""

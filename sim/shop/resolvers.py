@@ -1,0 +1,128 @@
+"""Client-side resolvers: plain functions from sibling values to one value (DESIGN.md).
+
+- `merge_orders` unions reservations (products) and embedded orders (users), so
+  no acknowledged order is ever dropped; a cancelled reservation stays cancelled
+  (cancellation is sticky, so nothing is resurrected). When the union holds more
+  units than the inventory, the newest reservations beyond stock are cancelled:
+  that is where oversell is detected and an apology owed.
+- `lww` keeps the sibling written last by the client's clock (ties by tag):
+  simple, and it loses the other siblings' orders.
+
+Both are commutative, associative and idempotent over the values a run can
+produce (tests/test_resolvers.py checks the laws). For `merge_orders` that holds
+when every order of a product reserves the same number of units, as the
+workloads do (`units_per_order`); with mixed sizes, first-fit cancellation is not
+associative. A merged row's tag is a digest of its content, so merging the same
+siblings anywhere yields the same tag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sim.shop.model import OrderRow, ProductRow, Reservation, UserRow, status_rank
+
+Resolver = Callable[[Sequence[Any]], Any]
+
+
+def lww(siblings: Sequence[Any]) -> Any:
+    """The sibling with the latest client timestamp (`written_ms`, then `tag`)."""
+    return max(siblings, key=lambda row: (row.written_ms, row.tag))
+
+
+def merge_orders(siblings: Sequence[Any]) -> Any:
+    """Union of reservations / embedded orders; cancel the newest beyond stock."""
+    first = siblings[0]
+    if all(s == first for s in siblings):
+        return first
+    if isinstance(first, ProductRow):
+        return _merge_products(siblings)
+    if isinstance(first, UserRow):
+        return _merge_users(siblings)
+    if isinstance(first, OrderRow):
+        return max(siblings, key=lambda o: (status_rank(o.status), o.written_ms, o.tag))
+    return lww(siblings)
+
+
+def cancel_beyond_stock(
+    reservations: Sequence[Reservation], inventory: int
+) -> tuple[Reservation, ...]:
+    """Oldest first, keep reservations while they fit in `inventory`; cancel the rest."""
+    out = []
+    held = 0
+    for r in sorted(reservations, key=lambda r: (r.time_ms, r.order_id)):
+        if not r.cancelled and held + r.units > inventory:
+            r = dataclasses.replace(r, cancelled=True)
+        if not r.cancelled:
+            held += r.units
+        out.append(r)
+    return tuple(out)
+
+
+def _union_reservations(rows: Sequence[ProductRow]) -> list[Reservation]:
+    by_id: dict[str, Reservation] = {}
+    for row in rows:
+        for r in row.reservations:
+            seen = by_id.get(r.order_id)
+            if seen is None or (r.cancelled and not seen.cancelled):
+                by_id[r.order_id] = r
+    return list(by_id.values())
+
+
+def _base(rows: Sequence[Any]) -> Any:
+    # Descriptive fields come from the latest writer; the tag is not used to
+    # choose so that merging merged rows picks the same base (associativity).
+    return max(rows, key=lambda r: (r.written_ms, repr(_descriptive(r))))
+
+
+def _descriptive(row: Any) -> tuple:
+    skip = {"tag", "written_ms", "reservations", "orders"}
+    return tuple(getattr(row, f.name) for f in dataclasses.fields(row) if f.name not in skip)
+
+
+def _digest(row: Any) -> str:
+    content = repr(
+        (
+            _descriptive(row),
+            getattr(row, "reservations", None),
+            getattr(row, "orders", None),
+            row.written_ms,
+        )
+    )
+    return "m:" + hashlib.blake2b(content.encode(), digest_size=8).hexdigest()
+
+
+def _merge_products(rows: Sequence[ProductRow]) -> ProductRow:
+    base = _base(rows)
+    merged = dataclasses.replace(
+        base,
+        written_ms=max(r.written_ms for r in rows),
+        reservations=cancel_beyond_stock(_union_reservations(rows), base.inventory),
+    )
+    return dataclasses.replace(merged, tag=_digest(merged))
+
+
+def _merge_users(rows: Sequence[UserRow]) -> UserRow:
+    base = _base(rows)
+    by_id: dict[str, OrderRow] = {}
+    for row in rows:
+        for order in row.orders:
+            seen = by_id.get(order.id)
+            if seen is None or status_rank(order.status) > status_rank(seen.status):
+                by_id[order.id] = order
+    orders = tuple(sorted(by_id.values(), key=lambda o: (o.timestamp, o.id)))
+    merged = dataclasses.replace(base, written_ms=max(r.written_ms for r in rows), orders=orders)
+    return dataclasses.replace(merged, tag=_digest(merged))
+
+
+RESOLVERS: dict[str, Resolver] = {"merge-orders": merge_orders, "lww": lww}
+
+
+def resolver_for(spec: str | Resolver) -> Resolver:
+    """The resolver named in a scenario, or the user's own function."""
+    if callable(spec):
+        return spec
+    return RESOLVERS[spec]

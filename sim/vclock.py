@@ -1,0 +1,300 @@
+"""Vector clocks and sibling sets: how eventual mode tells causal order from conflict (Dynamo §4.4).
+
+A `VClock` maps a node to (counter, timestamp_ms): the counter orders the
+node's writes, the timestamp (simulated time of the node's last increment)
+only serves pruning. Order is decided by counters alone. A replica keeps the
+maximal antichain of the versions it has seen (`add_version`): a version no
+other version descends. A read returns all of them plus their merged context,
+and the client's resolver writes one version back that descends them all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+Entry = tuple[int, int, float]
+"""(node, counter, timestamp_ms) of one vector-clock entry."""
+
+
+class Order(Enum):
+    """How clock a relates to clock b: `a.compare(b)`."""
+
+    BEFORE = "before"  # a happened before b: b descends a, and they differ
+    AFTER = "after"  # b happened before a
+    EQUAL = "equal"  # the same counters
+    CONCURRENT = "concurrent"  # neither descends the other: a conflict
+
+
+BEFORE = Order.BEFORE
+AFTER = Order.AFTER
+EQUAL = Order.EQUAL
+CONCURRENT = Order.CONCURRENT
+
+
+class VClock:
+    """An immutable, hashable vector clock.
+
+    Internally a tuple of (node, counter, timestamp_ms) triples sorted by node
+    (equality and hash are the tuple's, timestamps included) plus a dict
+    node -> triple for compare, descends and merge. Equality is full value
+    equality; `compare` returns EQUAL whenever the counters agree.
+
+    Args:
+        entries: (node, counter, timestamp_ms) triples, distinct nodes, counters >= 1.
+
+    Raises:
+        ValueError: a repeated node, a counter < 1, a non-finite timestamp.
+    """
+
+    __slots__ = ("_by_node", "_entries")
+
+    _entries: tuple[Entry, ...]
+    _by_node: dict[int, Entry]
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        checked = []
+        for node, counter, ts in entries:
+            if isinstance(counter, bool) or not isinstance(counter, int) or counter < 1:
+                raise ValueError(f"node {node}: counter must be an integer >= 1 (got {counter!r})")
+            if not math.isfinite(ts):
+                raise ValueError(f"node {node}: timestamp must be finite (got {ts!r})")
+            checked.append((int(node), counter, float(ts)))
+        checked.sort()
+        by_node = {e[0]: e for e in checked}
+        if len(by_node) != len(checked):
+            raise ValueError(f"nodes must be distinct (got {[e[0] for e in checked]})")
+        _set_entries(self, tuple(checked))
+        _set_by_node(self, by_node)
+
+    @classmethod
+    def from_counters(cls, counters: Mapping[int, int], timestamp_ms: float = 0.0) -> VClock:
+        """A clock from {node: counter}, every entry stamped `timestamp_ms` (tests, imports)."""
+        return cls((n, c, timestamp_ms) for n, c in counters.items())
+
+    # ------------------------------------------------------------------ value protocol
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("VClock is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("VClock is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (VClock, (self._entries,))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not VClock:
+            return NotImplemented
+        return self._entries == other._entries
+
+    def __hash__(self) -> int:
+        return hash(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"VClock({list(self._entries)!r})"
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        """The (node, counter, timestamp_ms) triples, sorted by node."""
+        return self._entries
+
+    def counters(self) -> tuple[tuple[int, int], ...]:
+        """(node, counter) pairs sorted by node: the clock's identity for ordering."""
+        return tuple([(n, c) for n, c, _ in self._entries])
+
+    def counter(self, node: int) -> int:
+        """The node's counter; 0 if the node has no entry."""
+        e = self._by_node.get(node)
+        return 0 if e is None else e[1]
+
+    def to_json(self) -> dict[str, int]:
+        """{node id as str: counter}, in node order (timestamps left out)."""
+        return {str(n): c for n, c, _ in self._entries}
+
+    # ------------------------------------------------------------------ new clocks
+
+    def with_counter(self, node: int, counter: int, now_ms: float) -> VClock:
+        """This clock with node's entry set to (counter, now_ms).
+
+        Raises:
+            ValueError: counter < 1.
+        """
+        if counter < 1:
+            raise ValueError(f"counter must be >= 1 (got {counter})")
+        by_node = self._by_node.copy()
+        by_node[node] = (node, counter, float(now_ms))
+        return _make(tuple(sorted(by_node.values())), by_node)
+
+    def increment(self, node: int, now_ms: float) -> VClock:
+        """The clock of a write `node` coordinates at `now_ms` (Dynamo §4.4)."""
+        e = self._by_node.get(node)
+        return self.with_counter(node, 1 if e is None else e[1] + 1, now_ms)
+
+    def merge(self, other: VClock) -> VClock:
+        """The least upper bound: per node the larger counter (on a tie, the later timestamp).
+
+        Returns `self` or `other` unchanged when one already is the result, so
+        merging a dominated clock allocates nothing.
+        """
+        if other is self or not other._entries:
+            return self
+        if not self._entries:
+            return other
+        mine = self._by_node
+        best = None
+        for e in other._entries:
+            cur = mine.get(e[0])
+            # Same node: triples compare by counter, then timestamp.
+            if cur is None or e > cur:
+                if best is None:
+                    best = mine.copy()
+                best[e[0]] = e
+        if best is None:
+            return self
+        entries = tuple(sorted(best.values()))
+        if entries == other._entries:
+            return other
+        return _make(entries, best)
+
+    def prune(self, limit: int, keep: int | None = None) -> tuple[VClock, int]:
+        """Bound the clock's size as Dynamo does (§4.4): drop the oldest entries past `limit`.
+
+        Dropping entries can make a descendant look concurrent with its
+        ancestor (a false conflict), so callers count what was dropped.
+
+        Args:
+            limit: the most entries to keep (>= 0).
+            keep: a node whose entry is never dropped (the writer's own, just incremented).
+
+        Returns:
+            The pruned clock and how many entries were dropped. Among entries
+            with equal timestamps, lower counters, then lower node ids, go first.
+        """
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0 (got {limit})")
+        excess = len(self._entries) - limit
+        if excess <= 0:
+            return self, 0
+        order = sorted(self._entries, key=lambda e: (e[0] == keep, e[2], e[1], e[0]))
+        by_node = self._by_node.copy()
+        for e in order[:excess]:
+            del by_node[e[0]]
+        return _make(tuple(sorted(by_node.values())), by_node), excess
+
+    # ------------------------------------------------------------------ order
+
+    def compare(self, other: VClock) -> Order:
+        """BEFORE, AFTER, EQUAL or CONCURRENT by counters alone (timestamps ignored)."""
+        if self._entries == other._entries:
+            return EQUAL
+        theirs = other._by_node
+        le = ge = True  # self <= other, self >= other
+        for node, c, _ in self._entries:
+            e = theirs.get(node)
+            if e is None or c > e[1]:
+                le = False
+                if not ge:
+                    return CONCURRENT
+            elif c < e[1]:
+                ge = False
+                if not le:
+                    return CONCURRENT
+        if ge:
+            ge = theirs.keys() <= self._by_node.keys()  # other has no node self lacks
+        if le and ge:
+            return EQUAL  # same counters, different timestamps
+        if le:
+            return BEFORE
+        return AFTER if ge else CONCURRENT
+
+    def descends(self, other: VClock) -> bool:
+        """Whether self >= other counter by counter: self has seen every write other has."""
+        mine = self._by_node
+        for node, c, _ in other._entries:
+            e = mine.get(node)
+            if e is None or e[1] < c:
+                return False
+        return True
+
+
+_set_entries = VClock._entries.__set__  # slot setters: bypass the immutability guard
+_set_by_node = VClock._by_node.__set__
+_new = object.__new__
+
+
+def _make(entries: tuple[Entry, ...], by_node: dict[int, Entry]) -> VClock:
+    """Wrap already sorted, valid entries and their index without checking them."""
+    clock = _new(VClock)
+    _set_entries(clock, entries)
+    _set_by_node(clock, by_node)
+    return clock
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """One version of a value as a replica stores it.
+
+    Attributes:
+        clock: the version's vector clock.
+        value: the value (immutable, shared between replicas and messages).
+        timestamp_ms: the writer's wall clock at the write (for last-writer-wins resolvers).
+    """
+
+    clock: VClock
+    value: Any
+    timestamp_ms: float
+
+
+def _sort_key(version: Versioned) -> tuple[Entry, ...]:
+    # Within an antichain no two clocks share counters, so the entries order them totally.
+    return version.clock._entries
+
+
+def add_version(siblings: tuple[Versioned, ...], incoming: Versioned) -> tuple[Versioned, ...]:
+    """A replica's update rule (Dynamo §4.4): keep only versions nothing else descends.
+
+    Drops `incoming` if a sibling descends it (equal clocks included: the same
+    write seen twice), otherwise drops the siblings it descends and adds it.
+
+    Returns:
+        The new sibling set, sorted by clock entries so that equal sets are
+        equal tuples; `siblings` itself (the same object) if nothing changed.
+    """
+    if not siblings:
+        return (incoming,)
+    clock = incoming.clock
+    kept = []
+    for version in siblings:
+        order = version.clock.compare(clock)
+        if order is AFTER or order is EQUAL:
+            return siblings
+        if order is CONCURRENT:
+            kept.append(version)
+    kept.append(incoming)
+    kept.sort(key=_sort_key)
+    return tuple(kept)
+
+
+def merge_siblings(a: tuple[Versioned, ...], b: tuple[Versioned, ...]) -> tuple[Versioned, ...]:
+    """The maximal antichain of the union of two sibling sets (fold of add_version)."""
+    for version in b:
+        a = add_version(a, version)
+    return a
+
+
+def merged_context(siblings: Iterable[Versioned]) -> VClock:
+    """The least upper bound of the siblings' clocks: the context a resolving write carries."""
+    context = _EMPTY
+    for version in siblings:
+        context = context.merge(version.clock)
+    return context
+
+
+_EMPTY = VClock()

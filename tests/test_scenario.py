@@ -1,0 +1,138 @@
+"""Scenario loading and validation: every bad field names its dotted path and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from sim.errors import ScenarioError
+from sim.scenario import Scenario, load_scenario, parse_value, set_dotted
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+
+BASE = {
+    "seed": 1,
+    "duration_ms": 1000,
+    "settle_ms": 500,
+    "cluster": {"nodes": 5, "replication": 3, "read_quorum": 2, "write_quorum": 2, "mode": "weak"},
+    "network": {"latency": {"dist": "exponential", "mean": 5.0}},
+    "faults": [
+        {"kind": "partition", "start_ms": 100, "end_ms": 500, "groups": [[0, 1], [2, 3, 4]]}
+    ],
+    "workload": {"kind": "flash-sale", "stock": 3, "customers": 10},
+}
+
+
+def with_(path: str, value: object) -> dict:
+    raw = copy.deepcopy(BASE)
+    set_dotted(raw, path, value)
+    return raw
+
+
+BAD = [
+    (with_("cluster.read_quorum", 4), "cluster.read_quorum: must be <= cluster.replication"),
+    (with_("cluster.replication", 6), "cluster.replication: must be <= cluster.nodes"),
+    (
+        with_("cluster.mode", "linearish"),
+        "cluster.mode: unknown 'linearish' (allowed: strong, weak, eventual)",
+    ),
+    (with_("cluster.concurrency", "mutex"), "cluster.concurrency: unknown 'mutex'"),
+    (with_("cluster.resolver", "first"), "cluster.resolver: unknown 'first'"),
+    (with_("cluster.layout", "graph"), "cluster.layout: unknown 'graph'"),
+    (with_("cluster.nodes", 0), "cluster.nodes: must be >= 1"),
+    (with_("cluster.nodes", 2.5), "cluster.nodes: must be an integer"),
+    (with_("cluster.sloppy_quorum", "yes"), "cluster.sloppy_quorum: must be true or false"),
+    (with_("cluster.clock_skew_ms", [0, 1]), "cluster.clock_skew_ms: must list one value per node"),
+    (with_("cluster.colour", "red"), "cluster: unknown key 'colour'"),
+    (
+        with_("network.latency", {"dist": "exponential", "mean": -1}),
+        "network.latency.mean: must be > 0",
+    ),
+    (with_("network.latency", {"dist": "gauss"}), "network.latency.dist: unknown 'gauss'"),
+    (with_("network.loss", 1.5), "network.loss: must be in [0, 1)"),
+    (
+        with_("network.latency_by_kind", {"gossip": {"dist": "constant", "value": 1}}),
+        "network.latency_by_kind: unknown key 'gossip'",
+    ),
+    (with_("faults.0.groups", [[0, 1], [1, 2]]), "faults[0].groups: groups overlap: node 1"),
+    (with_("faults.0.groups", [[0, 9]]), "faults[0].groups[0][1]: node 9 does not exist"),
+    (with_("faults.0.kind", "meteor"), "faults[0].kind: unknown 'meteor'"),
+    (with_("faults.0.end_ms", 50), "faults[0].end_ms: must be > faults[0].start_ms"),
+    (with_("faults.0.start_ms", -5), "faults[0].start_ms: must be >= 0.0"),
+    (with_("faults.0.node", 1), "faults[0]: unknown key 'node'"),
+    (
+        with_("faults.0.groups", [[0, 1, 2, 3, 4]]),
+        "faults[0].groups: a partition needs at least two sides",
+    ),
+    (with_("workload.kind", "auction"), "workload.kind: unknown 'auction'"),
+    (with_("workload.stock", -1), "workload.stock: must be >= 0"),
+    (with_("workload.timeout_ms", 0), "workload.timeout_ms: must be > 0"),
+    (with_("workload.home_nodes", [0, 7]), "workload.home_nodes[1]: node 7 does not exist"),
+    (with_("duration_ms", -1), "duration_ms: must be > 0"),
+    (with_("colour", 1), "unknown key 'colour'"),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), BAD, ids=[m.split(":")[0] for _, m in BAD])
+def test_bad_fields_name_the_path_and_allowed_values(raw: dict, message: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        Scenario.from_dict(raw)
+    assert str(info.value).startswith(message), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.name for p in SCENARIOS])
+def test_shipped_scenarios_load(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.cluster.nodes >= 1
+
+
+def test_round_trip_through_dict() -> None:
+    for path in SCENARIOS:
+        scenario = load_scenario(path)
+        assert Scenario.from_dict(scenario.to_dict()) == scenario
+
+
+def test_overrides_by_dotted_path(tmp_path: Path) -> None:
+    scenario = load_scenario(
+        SCENARIOS[0],
+        ["cluster.mode=eventual", "workload.stock=5", "faults.0.end_ms=42000"],
+        seed=42,
+    )
+    assert scenario.cluster.mode == "eventual"
+    assert scenario.workload.stock == 5
+    assert scenario.faults[0].end_ms == 42000
+    assert scenario.seed == 42
+
+
+def test_override_value_parsing() -> None:
+    assert parse_value("5") == 5
+    assert parse_value("true") is True
+    assert parse_value("[1, 2]") == [1, 2]
+    assert parse_value("strong") == "strong"
+    assert parse_value('"quoted"') == "quoted"
+
+
+def test_python_built_scenarios_are_validated_too() -> None:
+    from sim.scenario import ClusterConfig
+
+    with pytest.raises(ScenarioError, match=r"cluster.write_quorum: must be <= "):
+        ClusterConfig(replication=2, write_quorum=3)
+
+
+def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[cluster\nnodes = 3")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        load_scenario(bad)
+
+
+def test_end_of_run_covers_faults_and_settle() -> None:
+    scenario = Scenario.from_dict(with_("faults.0.end_ms", 4000))
+    assert scenario.last_heal_ms == 4000
+    assert scenario.end_ms == 4000 + 500
