@@ -51,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the history for linearizability (fills `linearizable`)",
     )
+
+    check = sub.add_parser("check", help="check a history for linearizability")
+    check.add_argument("history", help="a history file (JSON lines, Jepsen EDN or Jepsen log)")
+    check.add_argument("--model", choices=("register", "kv"), default="register")
+    check.add_argument("--format", choices=("auto", "jsonl", "edn", "jepsen-log"),
+                       default="auto")
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.add_argument("--timeout", type=float, metavar="S",
+                       help="give up after S seconds (verdict unknown, exit 3)")
     return parser
 
 
@@ -60,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "check":
+            return _check(args)
     except CapsimError as exc:
         print(f"capsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -103,6 +114,24 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check(args: argparse.Namespace) -> int:
+    from sim.check import KV, REGISTER, Verdict, check, load_history
+
+    if args.timeout is not None and args.timeout < 0:
+        raise CapsimError(f"--timeout: must be >= 0 (got {args.timeout})")
+    ops = load_history(args.history, args.format)
+    result = check(ops, KV if args.model == "kv" else REGISTER, timeout_s=args.timeout)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(result.describe())
+    return {
+        Verdict.LINEARIZABLE: EXIT_OK,
+        Verdict.NOT_LINEARIZABLE: EXIT_NOT_LINEARIZABLE,
+        Verdict.UNKNOWN: EXIT_UNKNOWN,
+    }[result.verdict]
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "null"
@@ -111,7 +140,7 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
-        return "  ".join(f"{k} {_fmt(v)}" for k, v in value.items() if not isinstance(v, dict))
+        return "  ".join(f"{k}={_fmt(v)}" for k, v in value.items() if not isinstance(v, dict))
     return str(value)
 
 
