@@ -237,45 +237,73 @@ def _make(entries: tuple[Entry, ...], by_node: dict[int, Entry]) -> VClock:
     return clock
 
 
+Dot = tuple[int, int]
+"""A write's own event: (coordinating node, that node's counter for the key)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Versioned:
-    """One version of a value as a replica stores it.
+    """One version of a value: the context its writer had seen, plus the write's own dot.
+
+    Keeping the dot apart from the context (a dotted version vector, Preguiça
+    et al. 2010) is what makes node-id clocks safe: two writes coordinated by
+    the same node from the same context get dots (n, 5) and (n, 6); with plain
+    clocks the second would descend the first and silently replace it (the
+    lost update of Riak's vnode clocks), here neither context covers the
+    other's dot, so both are kept as siblings.
 
     Attributes:
-        clock: the version's vector clock.
+        context: the merged clock of the versions the writer read.
+        dot: (node, counter) of this write; None for data loaded before the run.
         value: the value (immutable, shared between replicas and messages).
-        timestamp_ms: the writer's wall clock at the write (for last-writer-wins resolvers).
+        timestamp_ms: the coordinator's wall clock at the write (for lww resolvers).
+        clock: the version's whole causal history: context plus dot.
     """
 
-    clock: VClock
+    context: VClock
+    dot: Dot | None
     value: Any
     timestamp_ms: float
+    clock: VClock
+
+    @classmethod
+    def new(cls, context: VClock, dot: Dot | None, value: Any, timestamp_ms: float) -> Versioned:
+        """A version whose `clock` is `context` advanced to `dot`."""
+        clock = context
+        if dot is not None and context.counter(dot[0]) < dot[1]:
+            clock = context.with_counter(dot[0], dot[1], timestamp_ms)
+        return cls(context, dot, value, timestamp_ms, clock)
+
+    def covers(self, other: Versioned) -> bool:
+        """Whether this version's writer had seen `other` (so `other` is obsolete)."""
+        if other.dot is None:
+            return self.dot is not None
+        return self.context.counter(other.dot[0]) >= other.dot[1]
 
 
-def _sort_key(version: Versioned) -> tuple[Entry, ...]:
-    # Within an antichain no two clocks share counters, so the entries order them totally.
-    return version.clock._entries
+def _sort_key(version: Versioned) -> tuple:
+    # Dots are unique per write, so they order a sibling set totally.
+    return version.dot or (-1, -1)
 
 
 def add_version(siblings: tuple[Versioned, ...], incoming: Versioned) -> tuple[Versioned, ...]:
-    """A replica's update rule (Dynamo §4.4): keep only versions nothing else descends.
+    """A replica's update rule (Dynamo §4.4, with dots): keep the versions nothing covers.
 
-    Drops `incoming` if a sibling descends it (equal clocks included: the same
-    write seen twice), otherwise drops the siblings it descends and adds it.
+    Drops `incoming` if it is already there (same dot) or a sibling covers it;
+    otherwise drops the siblings it covers and adds it.
 
     Returns:
-        The new sibling set, sorted by clock entries so that equal sets are
-        equal tuples; `siblings` itself (the same object) if nothing changed.
+        The new sibling set, sorted by dot so that equal sets are equal tuples;
+        `siblings` itself (the same object) if nothing changed.
     """
     if not siblings:
         return (incoming,)
-    clock = incoming.clock
+    dot = incoming.dot
     kept = []
     for version in siblings:
-        order = version.clock.compare(clock)
-        if order is AFTER or order is EQUAL:
+        if version.dot == dot or version.covers(incoming):
             return siblings
-        if order is CONCURRENT:
+        if not incoming.covers(version):
             kept.append(version)
     kept.append(incoming)
     kept.sort(key=_sort_key)
@@ -283,7 +311,7 @@ def add_version(siblings: tuple[Versioned, ...], incoming: Versioned) -> tuple[V
 
 
 def merge_siblings(a: tuple[Versioned, ...], b: tuple[Versioned, ...]) -> tuple[Versioned, ...]:
-    """The maximal antichain of the union of two sibling sets (fold of add_version)."""
+    """The versions of the union of two sibling sets that no other covers (fold of add_version)."""
     for version in b:
         a = add_version(a, version)
     return a
@@ -291,6 +319,9 @@ def merge_siblings(a: tuple[Versioned, ...], b: tuple[Versioned, ...]) -> tuple[
 
 def merged_context(siblings: Iterable[Versioned]) -> VClock:
     """The least upper bound of the siblings' clocks: the context a resolving write carries."""
+    siblings = tuple(siblings)
+    if len(siblings) == 1:
+        return siblings[0].clock
     context = _EMPTY
     for version in siblings:
         context = context.merge(version.clock)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from sim.vclock import VClock, Versioned
+from sim.vclock import VClock, Versioned, add_version, merge_siblings, merged_context
 
 NODES = st.integers(0, 5)
 
@@ -24,26 +24,33 @@ def vclocks(draw: st.DrawFn, max_nodes: int = 5, max_counter: int = 4) -> VClock
 
 @st.composite
 def causal_puts(draw: st.DrawFn, max_puts: int = 12, nodes: int = 4) -> list[Versioned]:
-    """Writes as Dynamo's coordinators make them (§4.4), returned in creation order.
+    """Writes as the eventual mode makes them, returned in creation order.
 
-    Each write is coordinated by some node from the merged context of a random
-    subset of earlier writes (what a client read), and gets that node's next
-    counter, so no two writes share a clock. Value and wall-clock timestamp
-    are the write's index: equal clocks always mean the same write.
+    A small system of nodes, each with a sibling set: a client reads the states
+    of a random subset of nodes, the coordinator adds a version with the read's
+    merged clock as context and its next dot, and ships its whole state to a
+    random subset of nodes (state-based replication, as the mode's puts,
+    handoff, read repair and anti-entropy all do). Values and timestamps are the
+    write's index.
     """
     count = draw(st.integers(1, max_puts))
     issued = [0] * nodes  # the highest counter each node has handed out
+    states: list[tuple[Versioned, ...]] = [()] * nodes
     puts: list[Versioned] = []
     for i in range(count):
-        seen = draw(st.lists(st.sampled_from(puts), unique_by=id)) if puts else []
-        context = VClock()
-        for version in seen:
-            context = context.merge(version.clock)
+        read_from = draw(st.lists(st.integers(0, nodes - 1), unique=True, max_size=nodes))
+        seen: tuple[Versioned, ...] = ()
+        for node in read_from:
+            seen = merge_siblings(seen, states[node])
         coordinator = draw(st.integers(0, nodes - 1))
+        context = merged_context(seen)
         counter = max(context.counter(coordinator), issued[coordinator]) + 1
         issued[coordinator] = counter
-        clock = context.with_counter(coordinator, counter, float(i))
-        puts.append(Versioned(clock, i, float(i)))
+        version = Versioned.new(context, (coordinator, counter), i, float(i))
+        states[coordinator] = add_version(states[coordinator], version)
+        for node in draw(st.lists(st.integers(0, nodes - 1), unique=True, max_size=nodes)):
+            states[node] = merge_siblings(states[node], states[coordinator])
+        puts.append(version)
     return puts
 
 

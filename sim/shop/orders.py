@@ -128,6 +128,7 @@ class OrderPlacer:
             if product is None:
                 return OrderOutcome(Status.FAIL, error="no-such-product", retries=retries)
             if product.available < units:
+                yield from self._write_back(client, key, read, product, deadline)
                 return OrderOutcome(Status.OK, SOLD_OUT, retries=retries)
             new = self._reserve(product, user_id, units, order_id, attempt)
             write = yield from client.write(
@@ -182,6 +183,7 @@ class OrderPlacer:
             )
         product = resolve(read, self.policy.resolver)
         if product.available < units:
+            yield from self._write_back(client, key, read, product, deadline)
             yield from client.unlock(key, owner, deadline)
             return OrderOutcome(Status.OK, SOLD_OUT, lock_waits=waits)
         new = self._reserve(product, user_id, units, order_id, 0)
@@ -196,6 +198,18 @@ class OrderPlacer:
         outcome = yield from self._record(client, user_id, key, units, order_id, deadline, 0, waits)
         yield from client.unlock(key, owner, deadline)
         return outcome
+
+    def _write_back(
+        self, client: StoreClient, key: str, read: ReadResult, merged: Any, deadline: float
+    ) -> Proc:
+        """After reading siblings, write the resolver's merge back with the read's context.
+
+        The client, not the store, resolves conflicts (DESIGN.md): without this a
+        product that sold out during a partition would keep its siblings forever.
+        The outcome does not change the customer's answer.
+        """
+        if len(read.siblings) > 1:
+            yield from client.write(key, merged, deadline, context=read.version)
 
     def _record(
         self,

@@ -76,7 +76,7 @@ class EventualMode(LocalLocks):
 
     def load(self, key: Key, value: Value) -> None:
         """The initial version, with an empty clock, on the key's N replicas."""
-        version = Versioned(VClock(), value, 0.0)
+        version = Versioned.new(VClock(), None, value, 0.0)
         for node in self.ring.preference_list(key, self.n):
             self.storage[node].merge(key, (version,))
         self._keys[key] = None

@@ -30,7 +30,9 @@ from sim.engine.ring import Ring
 from sim.modes.base import ReadResult, Reply, Status, WriteResult
 from sim.modes.eventual.messages import Get, GetReply, Put, PutAck, Repair
 from sim.modes.eventual.storage import NodeStorage, Siblings, merge_into
-from sim.vclock import VClock, Versioned
+from sim.vclock import VClock, Versioned, add_version, merged_context
+
+_EMPTY = VClock()
 
 SUSPECT_MS = 1000.0
 """How long a replica that did not answer stays suspected, unless it speaks first."""
@@ -40,16 +42,6 @@ EXPIRE_ROUNDS = 40
 
 SWEEPS_PER_TIMEOUT = 2
 """How often per peer time-out the coordinators look for requests that timed out."""
-
-
-def context_of(siblings: Siblings) -> VClock:
-    """The merged clock of a sibling set: the context a client writes back with."""
-    if len(siblings) == 1:
-        return siblings[0].clock
-    context = VClock()
-    for v in siblings:
-        context = context.merge(v.clock)
-    return context
 
 
 class _Read:
@@ -90,14 +82,18 @@ class _Write:
         "key",
         "need",
         "reply",
+        "state",
         "tried",
         "version",
         "waiting",
     )
 
-    def __init__(self, key: str, version: Versioned, need: int, reply: Reply) -> None:
+    def __init__(
+        self, key: str, version: Versioned, state: Siblings, need: int, reply: Reply
+    ) -> None:
         self.key = key
         self.version = version
+        self.state = state  # the coordinator's whole state of the key, shipped with the write
         self.need = need
         self.reply = reply
         self.acked: set[int] = set()
@@ -208,7 +204,7 @@ class Coordinators:
         """Quorum read; replies ReadResult(OK, values, merged clock) after R replies."""
 
         def answer(merged: Siblings) -> None:
-            reply(ReadResult(Status.OK, tuple(v.value for v in merged), context_of(merged)))
+            reply(ReadResult(Status.OK, tuple(v.value for v in merged), merged_context(merged)))
 
         self.start_read(coord, key, answer)
 
@@ -311,10 +307,10 @@ class Coordinators:
         if not conditional:
             self._put(coord, key, value, context, reply)
             return
-        expected = (context or VClock()).counters()
+        expected = (context or _EMPTY).counters()
 
         def check(merged: Siblings) -> None:
-            current = context_of(merged)
+            current = merged_context(merged)
             if current.counters() != expected:
                 reply(WriteResult(Status.CONFLICT, current, "version changed"))
             else:
@@ -322,21 +318,29 @@ class Coordinators:
 
         self.start_read(coord, key, check)
 
-    def _new_clock(self, coord: int, key: str, context: VClock | None) -> VClock:
+    def _new_version(self, coord: int, key: str, value: Any, context: VClock | None) -> Versioned:
+        """A version with the client's context and a fresh dot of the coordinator."""
         storage = self.storage[coord]
-        base = context or VClock()
+        base = context or _EMPTY
         counter = max(base.counter(coord), storage.counters.get(key, 0)) + 1
         storage.counters[key] = counter
-        clock = base.with_counter(coord, counter, self.env.now)
-        clock, dropped = clock.prune(self.vclock_limit, keep=coord)
-        self.pruned += dropped
-        return clock
+        if len(base) >= self.vclock_limit:
+            # Dynamo's size bound: drop the oldest entries. Pruning can only
+            # create false conflicts (siblings), never hide a version: a pruned
+            # context covers less.
+            base, dropped = base.prune(self.vclock_limit - 1, keep=coord)
+            self.pruned += dropped
+        return Versioned.new(base, (coord, counter), value, self.wall_clock(coord))
 
     def _put(self, coord: int, key: str, value: Any, context: VClock | None, reply: Reply) -> None:
-        clock = self._new_clock(coord, key, context)
-        version = Versioned(clock, value, self.wall_clock(coord))
+        version = self._new_version(coord, key, value, context)
+        storage = self.storage[coord]
+        if coord in self.ring.preference_list(key, self.n):
+            storage.merge(key, (version,))
+        else:
+            storage.own[key] = add_version(storage.own.get(key, ()), version)
         req = next(self._ids)
-        op = _Write(key, version, self.w, reply)
+        op = _Write(key, version, storage.visible(key), self.w, reply)
         self.writes[coord][req] = op
         op.expire_at = self.env.now + self.peer_timeout_ms * EXPIRE_ROUNDS
         self._dispatch_write(coord, req, op, self._first_targets(coord, key))
@@ -349,15 +353,15 @@ class Coordinators:
         for node, owner in targets.items():
             if owner is not None:
                 self.hinted += 1
-            self._send(coord, node, Put(req, op.key, op.version, owner), self._on_put)
+            self._send(coord, node, Put(req, op.key, op.state, owner), self._on_put)
         op.check_at = self.env.now + self.peer_timeout_ms
         self._watch()
 
     def _on_put(self, src: int, dst: int, msg: Put) -> None:
         if msg.hint is None:
-            self.storage[dst].merge(msg.key, (msg.version,))
+            self.storage[dst].merge(msg.key, msg.siblings)
         else:
-            self.storage[dst].hint(msg.key, msg.hint, msg.version)
+            self.storage[dst].hint(msg.key, msg.hint, msg.siblings)
         self._send(dst, src, PutAck(msg.req), self._on_put_ack)
 
     def _on_put_ack(self, src: int, dst: int, msg: PutAck) -> None:

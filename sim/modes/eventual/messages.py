@@ -31,12 +31,15 @@ class GetReply:
 
 @message
 class Put:
-    """Coordinator -> replica: store this version (`hint`: the owner a fall-back holds it for)."""
+    """Coordinator -> replica: merge my state of `key`, which holds the new version.
+
+    `hint` names the owner a fall-back holds it for (sloppy quorum).
+    """
 
     kind: ClassVar[str] = "write"
     req: int
     key: str
-    version: Versioned
+    siblings: Siblings
     hint: int | None
 
 

@@ -22,8 +22,8 @@ BUCKETS = 16
 
 
 def state_of(siblings: Siblings) -> tuple:
-    """A sibling set's identity: the sorted counters of its clocks (values follow from clocks)."""
-    return tuple(sorted(v.clock.counters() for v in siblings))
+    """A sibling set's identity: its dots (each write has its own; values follow from dots)."""
+    return tuple(v.dot for v in siblings)
 
 
 def merge_into(current: Siblings, incoming: Iterable[Versioned]) -> Siblings:
@@ -41,17 +41,22 @@ def bucket_of(key: str) -> int:
 class NodeStorage:
     """One node's data: owned sibling sets, hints held for others, write counters.
 
-    `counters[key]` is the highest clock counter this node has issued for key
-    as a coordinator, so two writes it coordinates from the same context get
-    distinct clocks (without it they would collide, as Riak's client-id clocks did).
+    `counters[key]` is the highest dot counter this node has issued for key as
+    a coordinator, so every write it coordinates gets a dot of its own (kept
+    across crashes: node metadata). `own[key]` holds the versions this node
+    coordinated for keys it does not replicate: a coordinator ships its whole
+    state of the key with each write, so a version never travels without the
+    same node's earlier versions that its context does not cover (the
+    invariant that makes node-id dots safe, as in DVVSet).
     """
 
-    __slots__ = ("counters", "data", "dirty", "hints")
+    __slots__ = ("counters", "data", "dirty", "hints", "own")
 
     def __init__(self, dirty: set[str]) -> None:
         self.dirty = dirty  # shared by all nodes: keys changed since the last convergence probe
         self.data: dict[str, Siblings] = {}
         self.hints: dict[str, dict[int, Siblings]] = {}
+        self.own: dict[str, Siblings] = {}
         self.counters: dict[str, int] = {}
 
     def merge(self, key: str, incoming: Iterable[Versioned]) -> bool:
@@ -64,14 +69,17 @@ class NodeStorage:
         self.dirty.add(key)
         return True
 
-    def hint(self, key: str, owner: int, version: Versioned) -> None:
-        """Hold `version` for `owner`, which was unreachable when it was written."""
+    def hint(self, key: str, owner: int, versions: Iterable[Versioned]) -> None:
+        """Hold `versions` for `owner`, which was unreachable when they were written."""
         per_owner = self.hints.setdefault(key, {})
-        per_owner[owner] = add_version(per_owner.get(owner, ()), version)
+        per_owner[owner] = merge_into(per_owner.get(owner, ()), versions)
 
     def visible(self, key: str) -> Siblings:
-        """What this node answers a read with: owned versions merged with hinted ones."""
+        """What this node answers a read with: owned, hinted and self-coordinated versions."""
         siblings = self.data.get(key, ())
+        own = self.own.get(key)
+        if own:
+            siblings = merge_into(siblings, own)
         held = self.hints.get(key)
         if held:
             for versions in held.values():
@@ -83,14 +91,15 @@ class NodeStorage:
         self.dirty.update(self.data)
         self.data.clear()
         self.hints.clear()
+        self.own.clear()
 
 
 def key_digest(key: str, siblings: Siblings) -> int:
     """A leaf entry's digest: key and sibling state, mixed into 64 bits."""
     h = zlib.crc32(key.encode())
-    for clock in state_of(siblings):
-        for node, counter in clock:
-            h = (h * 1_000_003 ^ (node * 7_919 + counter)) & 0xFFFF_FFFF_FFFF_FFFF
+    for dot in state_of(siblings):
+        node, counter = dot if dot is not None else (-1, 0)
+        h = (h * 1_000_003 ^ (node * 7_919 + counter)) & 0xFFFF_FFFF_FFFF_FFFF
     return h
 
 
