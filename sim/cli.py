@@ -11,6 +11,7 @@ Exit codes: 0 ok (check: linearizable), 1 not linearizable, 2 bad input,
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,11 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check a history for linearizability")
     check.add_argument("history", help="a history file (JSON lines, Jepsen EDN or Jepsen log)")
     check.add_argument("--model", choices=("register", "kv"), default="register")
-    check.add_argument("--format", choices=("auto", "jsonl", "edn", "jepsen-log"),
-                       default="auto")
+    check.add_argument("--format", choices=("auto", "jsonl", "edn", "jepsen-log"), default="auto")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    check.add_argument("--timeout", type=float, metavar="S",
-                       help="give up after S seconds (verdict unknown, exit 3)")
+    check.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="give up after S seconds (verdict unknown, exit 3)",
+    )
     return parser
 
 

@@ -1,0 +1,143 @@
+"""Eventual mode: quorums, siblings, sloppy quorum, hinted handoff, read repair, anti-entropy."""
+
+from __future__ import annotations
+
+from sim.engine.faults import partition_cut
+from sim.engine.network import call_later
+from sim.modes.base import Status
+from sim.modes.eventual import EventualMode
+from sim.scenario import ClusterConfig
+from tests.modes.conftest import build_world
+
+
+def eventual(world, **kw) -> EventualMode:
+    settings = {"nodes": world.nodes, "mode": "eventual", "anti_entropy_ms": 0.0, **kw}
+    return EventualMode(world, ClusterConfig(**settings))
+
+
+def read_now(world, mode, node, key, until):
+    box: list = []
+    mode.read(node, key, box.append)
+    world.env.run(until=until)
+    return box[0] if box else None
+
+
+def test_concurrent_writes_become_siblings_and_a_resolving_write_collapses_them() -> None:
+    world = build_world()
+    mode = eventual(world)
+    mode.load("k", "v0")
+    first = read_now(world, mode, 0, "k", 50)
+    assert first.siblings == ("v0",)
+    acks: list = []
+    mode.write(1, "k", "left", first.version, False, acks.append)
+    mode.write(2, "k", "right", first.version, False, acks.append)
+    world.env.run(until=100)
+    assert [a.status for a in acks] == [Status.OK, Status.OK]
+    both = read_now(world, mode, 3, "k", 150)
+    assert sorted(both.siblings) == ["left", "right"]
+    mode.write(3, "k", "merged", both.version, False, acks.append)
+    world.env.run(until=200)
+    assert read_now(world, mode, 4, "k", 250).siblings == ("merged",)
+
+
+def test_two_writes_through_one_coordinator_from_one_context_keep_both() -> None:
+    world = build_world()
+    mode = eventual(world)
+    mode.load("k", "v0")
+    ctx = read_now(world, mode, 0, "k", 50).version
+    mode.write(0, "k", "a", ctx, False, lambda r: None)
+    mode.write(0, "k", "b", ctx, False, lambda r: None)
+    world.env.run(until=100)
+    assert sorted(read_now(world, mode, 1, "k", 150).siblings) == ["a", "b"]
+
+
+def test_sloppy_quorum_stays_available_and_hands_off_after_heal() -> None:
+    world = build_world(nodes=5)
+    mode = eventual(world, sloppy_quorum=True, handoff_ms=100.0)
+    key = "k"
+    mode.load(key, "v0")
+    replicas = world.ring.preference_list(key, 3)
+    home = next(n for n in range(5) if n not in replicas)
+    others = [n for n in range(5) if n != home and n not in replicas]
+    cut = partition_cut([[home, *others]], 5, rest_is_bridge=False)  # home side has no replica
+    world.links.add_cut(cut)
+    box: list = []
+    mode.write(home, key, "during", None, False, box.append)
+    world.env.run(until=500)
+    assert box and box[0].status is Status.OK
+    assert mode.stats()["hinted_writes"] > 0
+    assert all(mode.storage[r].data[key][0].value == "v0" for r in replicas)
+    world.links.remove_cut(cut)
+    world.env.run(until=1500)
+    assert mode.stats()["handoffs_delivered"] >= 1
+    assert mode.stats()["hints_pending"] == 0
+    handed = [r for r in replicas if mode.storage[r].data[key][0].value == "during"]
+    assert len(handed) >= 2  # one hint per fall-back reached: W = 2
+    mode.read(replicas[0], key, lambda r: None)  # read repair reaches the last one
+    world.env.run(until=1600)
+    for r in replicas:
+        assert [v.value for v in mode.storage[r].data[key]] == ["during"]
+
+
+def test_strict_quorum_is_unavailable_without_enough_replicas() -> None:
+    world = build_world(nodes=5)
+    mode = eventual(world, sloppy_quorum=False)
+    key = "k"
+    mode.load(key, "v0")
+    replicas = world.ring.preference_list(key, 3)
+    home = next(n for n in range(5) if n not in replicas)
+    world.links.add_cut(partition_cut([[home]], 5, rest_is_bridge=False))
+    box: list = []
+    mode.read(home, key, box.append)
+    mode.write(home, key, "x", None, False, box.append)
+    world.env.run(until=2000)
+    assert box == []  # no answer: the client's deadline makes these `info`
+
+
+def test_read_repair_fixes_a_stale_replica() -> None:
+    world = build_world(nodes=3)
+    mode = eventual(world, replication=3, read_quorum=3, write_quorum=2)
+    key = "k"
+    mode.load(key, "v0")
+    lagging = 2
+    cut = partition_cut([[lagging]], 3, rest_is_bridge=False)
+    world.links.add_cut(cut)
+    mode.write(0, key, "v1", None, False, lambda r: None)
+    world.env.run(until=100)
+    world.links.remove_cut(cut)
+    assert mode.storage[lagging].data[key][0].value == "v0"
+    mode.read(1, key, lambda r: None)  # node 0 suspects node 2 for a while; 1 does not
+    world.env.run(until=200)
+    assert mode.stats()["read_repairs"] >= 1
+    assert mode.storage[lagging].data[key][0].value == "v1"
+
+
+def test_anti_entropy_converges_and_in_sync_replicas_exchange_one_message() -> None:
+    world = build_world(nodes=3)
+    mode = eventual(
+        world,
+        replication=3,
+        read_quorum=1,
+        write_quorum=1,
+        anti_entropy_ms=100.0,
+        sloppy_quorum=False,
+    )
+    for i in range(20):
+        mode.load(f"k{i}", i)
+    cut = partition_cut([[2]], 3, rest_is_bridge=False)
+    world.links.add_cut(cut)
+    for i in range(5):
+        mode.write(0, f"k{i}", f"new{i}", None, False, lambda r: None)
+    world.env.run(until=50)
+    world.links.remove_cut(cut)
+    call_later(world.env, 0.0, lambda: None)
+    world.env.run(until=1000)
+    assert list(mode.divergent_keys()) == []
+    for i in range(5):
+        assert [v.value for v in mode.storage[2].data[f"k{i}"]] == [f"new{i}"]
+    stats = mode.stats()
+    before = world.network.stats()["by_kind"]["sync"]["sent"]
+    world.env.run(until=2000)  # everything in sync now: one root hash per round
+    after = world.network.stats()["by_kind"]["sync"]["sent"]
+    rounds = mode.stats()["anti_entropy_rounds"] - stats["anti_entropy_rounds"]
+    assert rounds > 0 and after - before == rounds
