@@ -131,7 +131,6 @@ class Network:
         self.duplicated: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
         self.delivered: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
         self.dropped: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
-        self.observers: list[Callable[[int, int, Any], None]] = []
 
     def register(self, msg_type: type, handler: Handler) -> None:
         """Route every message of `msg_type` to `handler(src, dst, msg)`."""
@@ -174,9 +173,6 @@ class Network:
             self.dropped[msg.kind] += 1
             return
         self.delivered[msg.kind] += 1
-        if self.observers:
-            for observer in self.observers:
-                observer(src, dst, msg)
         self._handlers[type(msg)](src, dst, msg)
 
     def stats(self) -> dict[str, Any]:

@@ -55,14 +55,17 @@ class _Read:
         "need",
         "on_quorum",
         "replies",
+        "reply",
         "tried",
         "waiting",
     )
 
-    def __init__(self, key: str, need: int, on_quorum: Callable[[Siblings], None]) -> None:
+    def __init__(self, key: str, need: int, on_quorum: Callable[[Siblings], None] | None,
+                 reply: Reply | None) -> None:
         self.key = key
         self.need = need
-        self.on_quorum = on_quorum
+        self.on_quorum = on_quorum  # what to do at the quorum: a conditional write's check...
+        self.reply = reply  # ...or answer a client's read
         self.replies: dict[int, Siblings] = {}
         self.merged: Siblings = ()
         self.done = False
@@ -202,16 +205,13 @@ class Coordinators:
 
     def read(self, coord: int, key: str, reply: Reply) -> None:
         """Quorum read; replies ReadResult(OK, values, merged clock) after R replies."""
+        self.start_read(coord, key, None, reply)
 
-        def answer(merged: Siblings) -> None:
-            reply(ReadResult(Status.OK, tuple(v.value for v in merged), merged_context(merged)))
-
-        self.start_read(coord, key, answer)
-
-    def start_read(self, coord: int, key: str, on_quorum: Callable[[Siblings], None]) -> None:
-        """Begin a quorum read; `on_quorum(merged siblings)` runs once R replicas replied."""
+    def start_read(self, coord: int, key: str, on_quorum: Callable[[Siblings], None] | None,
+                   reply: Reply | None = None) -> None:
+        """Begin a quorum read; at R replies call `on_quorum(merged)` or answer `reply`."""
         req = next(self._ids)
-        op = _Read(key, self.r, on_quorum)
+        op = _Read(key, self.r, on_quorum, reply)
         self.reads[coord][req] = op
         self._dispatch_read(coord, req, op, self._first_targets(coord, key))
 
@@ -229,7 +229,8 @@ class Coordinators:
             else:
                 send(coord, node, msg)
         op.check_at = self.env.now + self.peer_timeout_ms
-        self._watch()
+        if not self._sweeping:
+            self._watch()
 
     def _on_get(self, src: int, dst: int, msg: Get) -> None:
         reply = GetReply(msg.req, msg.key, self.storage[dst].visible(msg.key))
@@ -253,7 +254,14 @@ class Coordinators:
             op.merged = merge_into(op.merged, siblings)
         if not op.done and len(op.replies) >= op.need:
             op.done = True
-            op.on_quorum(op.merged)
+            merged = op.merged
+            if op.reply is None:
+                op.on_quorum(merged)
+            elif len(merged) == 1:
+                op.reply(ReadResult(Status.OK, (merged[0].value,), merged[0].clock))
+            else:
+                op.reply(ReadResult(Status.OK, tuple(v.value for v in merged),
+                                    merged_context(merged)))
         if not op.waiting:
             self._finish_read(dst, msg.req, op)
 
@@ -355,7 +363,8 @@ class Coordinators:
                 self.hinted += 1
             self._send(coord, node, Put(req, op.key, op.state, owner), self._on_put)
         op.check_at = self.env.now + self.peer_timeout_ms
-        self._watch()
+        if not self._sweeping:
+            self._watch()
 
     def _on_put(self, src: int, dst: int, msg: Put) -> None:
         if msg.hint is None:
