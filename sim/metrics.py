@@ -225,9 +225,15 @@ def versions_seen(store: Sequence[tuple[Op, Op | None]]) -> dict[str, int]:
     return {str(k): counts[k] for k in sorted(counts)}
 
 
-def latency(shop: Sequence[tuple[Op, Op | None]]) -> dict[str, float] | None:
-    """p50, p95, p99, p999 of successful requests, in ms."""
-    lat = [done.time - inv.time for inv, done in shop if done is not None and done.type == OK]
+def latency(
+    pairs: Sequence[tuple[Op, Op | None]], fs: frozenset[str] | None = None
+) -> dict[str, float] | None:
+    """p50, p95, p99, p999 of the successful operations (of `fs`, if given), in ms."""
+    lat = [
+        done.time - inv.time
+        for inv, done in pairs
+        if done is not None and done.type == OK and (fs is None or inv.f in fs)
+    ]
     if not lat:
         return None
     q = np.percentile(np.asarray(lat), [50, 95, 99, 99.9])
@@ -308,6 +314,8 @@ def compute(record: RunRecord) -> dict[str, Any]:
         "linearizable": record.linearizable,
         "messages": messages(record.network, avail["requests"]),
         # extras
+        "read_latency_ms": latency(store, frozenset({"read"})),
+        "write_latency_ms": latency(store, frozenset({"write", "cas"})),
         "requests_during_faults": avail["requests_during_faults"],
         "ok_during_faults": avail["ok_during_faults"],
         "partial_orders": fate["partial_orders"],
