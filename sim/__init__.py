@@ -14,6 +14,7 @@ from sim.scenario import (
     WorkloadConfig,
     load_scenario,
 )
+from sim.sweep import load_results, sweep
 
 __all__ = [
     "CapsimError",
@@ -27,6 +28,8 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "WorkloadConfig",
+    "load_results",
     "load_scenario",
     "run",
+    "sweep",
 ]

@@ -64,6 +64,33 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="give up after S seconds (verdict unknown, exit 3)",
     )
+
+    sweep = sub.add_parser("sweep", help="run a grid of overrides x seeds, one row per run")
+    sweep.add_argument("scenario", help="the base TOML scenario file")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="sweep a field over values, e.g. cluster.mode=weak,eventual (repeat: product)",
+    )
+    sweep.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 per point")
+    sweep.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of the base scenario, e.g. workload.stock=5",
+    )
+    sweep.add_argument("--backend", choices=("local", "dask"), default="local")
+    sweep.add_argument("--address", metavar="ADDR", help="Dask scheduler, e.g. tcp://host:8786")
+    sweep.add_argument("--workers", type=int, metavar="N", help="processes (default: every core)")
+    sweep.add_argument(
+        "--out", metavar="PATH", help="results CSV (default: results/sweep-<scenario>.csv)"
+    )
+    sweep.add_argument(
+        "--resume", action="store_true", help="keep the rows in --out and run only the rest"
+    )
     return parser
 
 
@@ -75,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "sweep":
+            return _sweep(args)
     except CapsimError as exc:
         print(f"capsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -134,6 +163,70 @@ def _check(args: argparse.Namespace) -> int:
         Verdict.NOT_LINEARIZABLE: EXIT_NOT_LINEARIZABLE,
         Verdict.UNKNOWN: EXIT_UNKNOWN,
     }[result.verdict]
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """`capsim sweep`: validate every point, run with a bar, save, print a summary."""
+    import shlex
+
+    from tqdm import tqdm
+
+    from sim.scenario import load_scenario, parse_value
+    from sim.sweep import describe, load_results, parse_grid, summary_table, sweep
+
+    base = load_scenario(args.scenario, args.set)
+    grid = parse_grid(args.grid)
+    out = Path(args.out or f"results/sweep-{Path(args.scenario).stem}.csv")
+    bar = tqdm(desc="sweep", unit="run", file=sys.stderr, disable=None, dynamic_ncols=True)
+
+    def advance(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+        bar.update(done - bar.n)
+
+    try:
+        with bar:
+            frame = sweep(
+                base,
+                grid=grid,
+                seeds=args.seeds,
+                backend=args.backend,
+                address=args.address,
+                workers=args.workers,
+                out=out,
+                resume=args.resume,
+                progress=advance,
+            )
+    except KeyboardInterrupt:
+        kept = len(load_results(out)) if out.exists() else 0
+        print(
+            f"capsim: interrupted; {kept} rows are in {out} (add --resume to finish)",
+            file=sys.stderr,
+        )
+        return 130
+
+    def literal(value: Any) -> str:
+        """`value` as a command-line override that `parse_value` reads back."""
+        if isinstance(value, str) and parse_value(value) == value:
+            return value
+        return json.dumps(value.item() if hasattr(value, "item") else value)
+
+    ran = bar.total or 0
+    failed = frame[frame["error"].notna()]
+    print(
+        f"results: {out} ({len(frame)} rows, {len(failed)} failed; "
+        f"{ran} run now, {len(frame) - ran} already in the file)"
+    )
+    print(summary_table(frame, list(grid)).to_string(index=False, float_format="{:.4g}".format))
+    for error, rows in failed.groupby("error", sort=False):
+        first = rows.iloc[0]
+        point = {k: first[k] for k in grid}
+        again = ["python", "-m", "sim", "run", args.scenario, "--seed", str(first["seed"])]
+        for item in [*args.set, *(f"{k}={literal(v)}" for k, v in point.items())]:
+            again += ["--set", item]
+        print(f"failed ({len(rows)} runs): {error}")
+        print(f"  e.g. {describe(point)} seed {first['seed']}: {shlex.join(again)}")
+    return EXIT_OK
 
 
 def _fmt(value: Any) -> str:
