@@ -6,10 +6,12 @@ from sim.engine.world import World
 from sim.errors import ScenarioError
 from sim.modes.base import Mode
 from sim.modes.eventual import EventualMode
+from sim.modes.strong import StrongMode
 from sim.modes.weak import WeakMode
 from sim.scenario import MODES, ClusterConfig
 
 REGISTRY: dict[str, type] = {
+    "strong": StrongMode,
     "weak": WeakMode,
     "eventual": EventualMode,
 }

@@ -60,8 +60,9 @@ class _Read:
         "waiting",
     )
 
-    def __init__(self, key: str, need: int, on_quorum: Callable[[Siblings], None] | None,
-                 reply: Reply | None) -> None:
+    def __init__(
+        self, key: str, need: int, on_quorum: Callable[[Siblings], None] | None, reply: Reply | None
+    ) -> None:
         self.key = key
         self.need = need
         self.on_quorum = on_quorum  # what to do at the quorum: a conditional write's check...
@@ -207,8 +208,13 @@ class Coordinators:
         """Quorum read; replies ReadResult(OK, values, merged clock) after R replies."""
         self.start_read(coord, key, None, reply)
 
-    def start_read(self, coord: int, key: str, on_quorum: Callable[[Siblings], None] | None,
-                   reply: Reply | None = None) -> None:
+    def start_read(
+        self,
+        coord: int,
+        key: str,
+        on_quorum: Callable[[Siblings], None] | None,
+        reply: Reply | None = None,
+    ) -> None:
         """Begin a quorum read; at R replies call `on_quorum(merged)` or answer `reply`."""
         req = next(self._ids)
         op = _Read(key, self.r, on_quorum, reply)
@@ -260,8 +266,9 @@ class Coordinators:
             elif len(merged) == 1:
                 op.reply(ReadResult(Status.OK, (merged[0].value,), merged[0].clock))
             else:
-                op.reply(ReadResult(Status.OK, tuple(v.value for v in merged),
-                                    merged_context(merged)))
+                op.reply(
+                    ReadResult(Status.OK, tuple(v.value for v in merged), merged_context(merged))
+                )
         if not op.waiting:
             self._finish_read(dst, msg.req, op)
 

@@ -1,0 +1,157 @@
+"""Strong mode: linearizable reads and writes through one Raft group per replica set (multi-Raft).
+
+The pieces, one module each: `log` (the Raft log and commands), `machine`
+(the replicated state machine), `raft` (one group: election, replication,
+commit, ReadIndex reads, check-quorum), `multiraft` (key -> group, and the
+home node's proxy to the leader), `messages`.
+
+Contract with clients (modes/base.py):
+- Versions are log indices: a key's version is the index of the entry that
+  last wrote it, 0 for the initial load. A write's `context` is the version the
+  client read (None for an absent key); a conditional write applies only if the
+  key's version is still that, checked in the state machine, so the check is
+  global (else CONFLICT, and nothing changed).
+- Reads are linearizable by ReadIndex (the leader confirms it still leads with
+  a heartbeat round to a majority, then answers from its state machine once
+  applied up to its commit index); they are not written to the log.
+- Locks are replicated lease locks (base.LeaseLocks) decided against the
+  timestamp the leader put into the entry; unlock after the lease ran out is
+  FAIL "lease-expired". Orders fence their write with the version read under
+  the lock, so a holder whose lease expired cannot overwrite its successor.
+- Under a partition only a majority of a group's members can elect a leader
+  and commit; on the other side reads fail ("unavailable") and writes get no
+  answer (the client reports them as unknown), never a false OK or FAIL.
+
+Durability: with `cluster.durable` (the default) a replica's term, vote and log
+survive a crash, and after a restart it rebuilds its state machine by applying
+the log up to the commit index the leader tells it. Raft's safety rests on
+that. With `durable = false` a node restarts with nothing (the initial load
+comes back from the leader, as a log entry); it may then vote twice in a term
+or help elect a leader missing committed entries, so acknowledged writes can be
+lost: that is the measured cost, counted as `lost_committed` in stats().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sim.engine.world import World
+from sim.modes.base import Key, KeyState, Reply, Value, Version
+from sim.modes.strong.log import LOAD, LOCK, UNLOCK, WRITE, Command
+from sim.modes.strong.messages import ReadCommand
+from sim.modes.strong.multiraft import MultiRaft
+from sim.scenario import ClusterConfig
+
+__all__ = ["StrongMode"]
+
+
+class StrongMode:
+    """Raft per replica set: a leader orders every write, a majority must store it."""
+
+    name = "strong"
+
+    def __init__(self, world: World, cluster: ClusterConfig) -> None:
+        self.world = world
+        self.links = world.links
+        self._keys: dict[Key, None] = {}
+        self._dirty: dict[Key, None] = {}
+        self.raft = MultiRaft(world, cluster, self._touched)
+
+    def _touched(self, key: Key) -> None:
+        self._keys[key] = None
+        self._dirty[key] = None
+
+    # ------------------------------------------------------------------ client API
+
+    def load(self, key: Key, value: Value) -> None:
+        """Install `value` on every member of the key's group, committed, at version 0."""
+        self.raft.group_for(key).load(Command(LOAD, key, value=value))
+
+    def read(self, node: int, key: Key, reply: Reply) -> None:
+        """Linearizable read through the group's leader (ReadIndex)."""
+        raft = self.raft
+        raft.submit(node, raft.new_request(), key, ReadCommand(key), reply)
+
+    def write(
+        self, node: int, key: Key, value: Value, context: Version, conditional: bool, reply: Reply
+    ) -> None:
+        """Write through the leader's log; conditional on the version being `context`."""
+        raft = self.raft
+        rid = raft.new_request()
+        raft.submit(node, rid, key, Command(WRITE, key, rid, value, context, conditional), reply)
+
+    def lock(self, node: int, key: Key, owner: str, lease_ms: float, reply: Reply) -> None:
+        """Take a replicated lease lock: OK, or BUSY while another owner's lease runs."""
+        raft = self.raft
+        rid = raft.new_request()
+        raft.submit(node, rid, key, Command(LOCK, key, rid, owner=owner, lease_ms=lease_ms), reply)
+
+    def unlock(self, node: int, key: Key, owner: str, reply: Reply) -> None:
+        """Release the lock; FAIL "lease-expired" if the lease ran out first."""
+        raft = self.raft
+        rid = raft.new_request()
+        raft.submit(node, rid, key, Command(UNLOCK, key, rid, owner=owner), reply)
+
+    # ------------------------------------------------------------------ faults
+
+    def crash(self, node: int) -> None:
+        """Volatile state goes (commit index, state machine, leadership, requests, timers)."""
+        self.raft.crash(node)
+        self._mark_groups_of(node)
+
+    def restart(self, node: int) -> None:
+        """Back as a follower; the log is replayed once the leader tells the commit index."""
+        self.raft.restart(node)
+        self._mark_groups_of(node)
+
+    def _mark_groups_of(self, node: int) -> None:
+        for group in self.raft.groups_of_node[node]:
+            for key in group.keys:
+                self._dirty[key] = None
+
+    # ------------------------------------------------------------------ observation
+
+    def stored_keys(self) -> Iterable[Key]:
+        """Every key some replica has applied a value for (loaded or written)."""
+        return list(self._keys)
+
+    def _live_versions(self, key: Key) -> set[int | None]:
+        group = self.raft.group_of(key)
+        if group is None:
+            return set()
+        return {r.sm.version(key) for r in group.live()}
+
+    def divergent_keys(self) -> Iterable[Key]:
+        """Keys whose live members have applied different versions (checks keys changed since)."""
+        still = {key: None for key in self._dirty if len(self._live_versions(key)) > 1}
+        self._dirty = still
+        return sorted(still)
+
+    def final(self, key: Key) -> KeyState:
+        """The most advanced live member's value, and whether every live member agrees."""
+        group = self.raft.group_of(key)
+        live = group.live() if group is not None else []
+        if not live:
+            return KeyState((), True, 0)
+        best = max(live, key=lambda r: r.last_applied)
+        held = best.sm.data.get(key)
+        agree = len({r.sm.version(key) for r in live}) == 1
+        return KeyState(() if held is None else (held[0],), agree, len(live))
+
+    def export_version(self, version: Version) -> Any:
+        """A log index, as an int."""
+        return int(version)
+
+    def stats(self) -> dict[str, Any]:
+        """Elections, leader changes, step-downs, redirects, proxy retries, lock expiries."""
+        out = self.raft.stats()
+        groups = self.raft.groups
+        # Per group, the most advanced replica's count (every replica counts the same entries).
+        out["lock_expiries"] = sum(
+            max(r.sm.locks.expiries for r in g.replicas.values()) for g in groups
+        )
+        out["duplicates_suppressed"] = sum(
+            max(r.sm.duplicates for r in g.replicas.values()) for g in groups
+        )
+        return out

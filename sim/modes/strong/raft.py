@@ -1,0 +1,756 @@
+"""One Raft consensus group, message-driven: election, replication, commit, ReadIndex, check-quorum.
+
+A `RaftGroup` holds the replicas of one group (one `Replica` per member node)
+and reacts to messages and timer ticks; it never waits, so it needs no SimPy
+process. What it implements, with the rule each part follows:
+
+- Election (§5.2): followers that hear nothing from a leader for a randomised
+  timeout, drawn from `election_timeout_ms` with the run's "raft" stream, first
+  ask a pre-vote (thesis §9.6) and, granted by a majority, raise their term and
+  ask for votes. A vote goes to at most one candidate per term, and only to a
+  candidate whose log is at least as up-to-date (§5.4.1).
+- Replication (§5.3): the leader sends each follower the entries from its
+  `next_index`; the follower's consistency check on (prev_index, prev_term)
+  fails until the leader has backed off to where the logs agree, and the
+  follower then deletes conflicting entries and appends the leader's.
+- Commit (§5.4.2): the leader commits an index once a majority stores it and
+  its entry is from the leader's current term; a new leader appends a no-op
+  so that it can commit (and learn what is committed) at once (§8).
+- Check-quorum (thesis §6.2): a leader that has not heard from a majority for
+  an election timeout steps down, so a leader cut off in a minority stops
+  serving instead of waiting forever.
+- Reads (§8, thesis §6.4, ReadIndex): the leader serves a read once its no-op
+  is committed, a majority acknowledged a heartbeat round sent after the read
+  arrived (it was still the leader), and it has applied up to its commit
+  index. Reads are not logged.
+- Client requests: only the leader takes them; a follower answers with its
+  leader hint. The leader acknowledges a request (`Accepted`) and answers
+  (`Answer`) once it applied the entry; a request already applied is answered
+  from the state machine's table (each request applies once, §8).
+
+Timers are `call_later` ticks carrying the replica's generation number: a crash
+or a change of role bumps it and the stale ticks drop themselves. An election
+tick that finds its deadline moved (a heartbeat arrived meanwhile) re-arms for
+the new deadline, so a heartbeat costs no heap entry.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.engine.network import Network, call_later
+from sim.errors import InvariantError
+from sim.modes.strong.log import Command, Entry, RaftLog
+from sim.modes.strong.machine import StateMachine
+from sim.modes.strong.messages import (
+    Accepted,
+    Answer,
+    AppendEntries,
+    AppendReply,
+    Forward,
+    ReadCommand,
+    Redirect,
+    RequestVote,
+    Vote,
+)
+
+MAX_ENTRIES = 64
+"""At most this many entries per AppendEntries (a follower far behind catches up in batches)."""
+
+_NEVER = float("-inf")
+_ALWAYS = 1 << 62
+
+
+class Role(IntEnum):
+    """A replica's role in its group (§5.1)."""
+
+    FOLLOWER = 0
+    CANDIDATE = 1
+    LEADER = 2
+
+
+class RaftStats:
+    """Counters over every group of a run (mutable; `as_dict` snapshots them)."""
+
+    __slots__ = (
+        "answers",
+        "elections",
+        "leader_changes",
+        "lost_committed",
+        "prevotes",
+        "proposals",
+        "reads",
+        "redirects",
+        "split_brains",
+        "step_downs",
+    )
+
+    def __init__(self) -> None:
+        self.prevotes = 0  # pre-vote rounds started (election timeouts)
+        self.elections = 0  # real elections: terms raised after a granted pre-vote
+        self.leader_changes = 0  # times some replica became leader
+        self.step_downs = 0  # leaders that stepped down by check-quorum
+        self.redirects = 0  # requests a non-leader turned away with its hint
+        self.proposals = 0  # entries appended for client requests
+        self.reads = 0  # ReadIndex reads taken by a leader
+        self.answers = 0  # answers sent by leaders
+        self.lost_committed = 0  # committed entries truncated (only possible if not durable)
+        self.split_brains = 0  # two leaders met in one term (only possible if not durable)
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters by name."""
+        return {name: getattr(self, name) for name in sorted(self.__slots__)}
+
+
+class RaftContext:
+    """What every group of a run shares: clock, network, timing, random stream, counters, hooks.
+
+    Args:
+        env: the SimPy environment.
+        network: where Raft messages go.
+        wall_clock: `wall_clock(node)`, the node's clock (stamped into lock entries).
+        election_timeout_ms: [low, high] of the randomised election timeout.
+        heartbeat_ms: the leader's heartbeat period.
+        rng: the run's "raft" stream (election timeouts).
+        durable: whether term, vote and log survive a crash.
+        respond: `respond(src, origin, msg)` delivers a client answer to the home node.
+        touched: `touched(key)` is called when a replica applies a change to `key`.
+    """
+
+    BUFFER = 1024
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        network: Network,
+        wall_clock: Callable[[int], float],
+        election_timeout_ms: tuple[float, float],
+        heartbeat_ms: float,
+        rng: np.random.Generator,
+        durable: bool,
+        respond: Callable[[int, int, Any], None],
+        touched: Callable[[str], None],
+    ) -> None:
+        self.env = env
+        self.net = network
+        self.wall_clock = wall_clock
+        self.election_low, self.election_high = (float(t) for t in election_timeout_ms)
+        self.heartbeat_ms = heartbeat_ms
+        self.durable = durable
+        self.respond = respond
+        self.touched = touched
+        self.stats = RaftStats()
+        self._rng = rng
+        self._draws: list[float] = []
+
+    def election_timeout(self) -> float:
+        """A fresh randomised election timeout (§5.2), drawn in batches from the raft stream."""
+        if not self._draws:
+            draws = self._rng.uniform(self.election_low, self.election_high, self.BUFFER)
+            self._draws = draws.tolist()[::-1]
+        return self._draws.pop()
+
+
+class _PendingRead:
+    """A read waiting at the leader: for a heartbeat round `seq` and its read index."""
+
+    __slots__ = ("index", "key", "origin", "req", "seq")
+
+    def __init__(self, seq: int, origin: int, req: int, key: str) -> None:
+        self.seq = seq
+        self.index: int | None = None  # set once the leader's no-op is committed
+        self.origin = origin
+        self.req = req
+        self.key = key
+
+
+class Replica:
+    """One member's state in one group: Figure 2 of the Raft paper, plus timers and requests."""
+
+    __slots__ = (
+        "acked_seq",
+        "ballot",
+        "commit_index",
+        "down",
+        "election_armed",
+        "election_deadline",
+        "gen",
+        "last_ack",
+        "last_applied",
+        "last_leader_contact",
+        "leader_id",
+        "leader_since",
+        "log",
+        "match_index",
+        "next_index",
+        "node",
+        "noop_index",
+        "pending",
+        "pending_req",
+        "prevoting",
+        "read_round_armed",
+        "reads",
+        "role",
+        "sent_upto",
+        "seq",
+        "sm",
+        "term",
+        "voted_for",
+        "votes",
+    )
+
+    def __init__(self, node: int) -> None:
+        self.node = node
+        # persistent state (durable): current term, vote, log
+        self.term = 0
+        self.voted_for: int | None = None
+        self.log = RaftLog()
+        self.down = False
+        self.gen = 0
+        self.forget_volatile()
+
+    def forget_volatile(self) -> None:
+        """Drop everything a crash loses: commit index, state machine, role, timers, requests."""
+        self.commit_index = 0
+        self.last_applied = 0
+        self.sm = StateMachine()
+        self.role = Role.FOLLOWER
+        self.leader_id: int | None = None
+        self.gen += 1  # stale timer ticks drop themselves
+        self.election_armed = False
+        self.election_deadline = 0.0
+        self.last_leader_contact = _NEVER
+        self.prevoting = False
+        self.votes: set[int] = set()
+        self.ballot = 0  # numbers (pre-)vote rounds, so a superseded round stops resending
+        self.forget_leadership()
+
+    def forget_leadership(self) -> None:
+        """Drop the leader-only state (next/match indices, pending requests and reads)."""
+        self.next_index: dict[int, int] = {}
+        self.match_index: dict[int, int] = {}
+        self.sent_upto: dict[int, int] = {}
+        self.last_ack: dict[int, float] = {}
+        self.acked_seq: dict[int, int] = {}
+        self.seq = 0
+        self.leader_since = 0.0
+        self.noop_index = 0
+        self.pending: dict[int, tuple[int, int]] = {}  # log index -> (origin node, request)
+        self.pending_req: dict[int, int] = {}  # request -> log index
+        self.reads: deque[_PendingRead] = deque()
+        self.read_round_armed = False
+
+
+class RaftGroup:
+    """The replicas of one consensus group and the protocol between them.
+
+    Args:
+        gid: the group's id (messages carry it).
+        members: the member nodes, sorted.
+        ctx: what the groups of a run share.
+        down: nodes crashed right now (their replicas start down).
+    """
+
+    def __init__(
+        self, gid: int, members: tuple[int, ...], ctx: RaftContext, down: set[int]
+    ) -> None:
+        self.id = gid
+        self.members = members
+        self.ctx = ctx
+        self.env = ctx.env
+        self.majority = len(members) // 2 + 1
+        self.replicas: dict[int, Replica] = {n: Replica(n) for n in members}
+        self.peers: dict[int, tuple[int, ...]] = {
+            n: tuple(m for m in members if m != n) for n in members
+        }
+        self.keys: dict[str, None] = {}
+        self.first = members[0]  # the member that campaigned first (a proxy's first guess)
+        self.elected: list[tuple[int, int]] = []  # (term, node) each time a leader is elected
+        for node in members:
+            if node in down:
+                self.replicas[node].down = True
+
+    def start(self, first: int) -> None:
+        """Arm every live member's election timer; `first` stands for election at once.
+
+        A new group has never had a leader, so the bootstrap campaign skips the
+        pre-vote (there is no leader to protect) and the group elects in one
+        round trip instead of waiting out a timeout. The others time out as
+        usual in case `first` cannot win. The campaign runs on the next tick,
+        after the initial data of the same instant is loaded.
+        """
+        self.first = first
+        for node, r in self.replicas.items():
+            if r.down:
+                continue
+            if node == first:
+                call_later(self.env, 0.0, self._bootstrap, r, r.gen)
+            else:
+                self._arm_election(r, self.ctx.election_timeout())
+
+    def _bootstrap(self, r: Replica, gen: int) -> None:
+        if gen == r.gen and r.term == 0 and r.role is Role.FOLLOWER:
+            self._start_election(r)
+
+    # ------------------------------------------------------------------ observation
+
+    def leader(self) -> int | None:
+        """The live replica that is leader in the highest term, if any (for tests and stats)."""
+        best = None
+        for r in self.replicas.values():
+            if not r.down and r.role is Role.LEADER and (best is None or r.term > best.term):
+                best = r
+        return None if best is None else best.node
+
+    def live(self) -> list[Replica]:
+        """The replicas of nodes that are up, in node order."""
+        return [r for r in self.replicas.values() if not r.down]
+
+    # ------------------------------------------------------------------ initial data
+
+    def load(self, command: Command) -> None:
+        """Install an initial value on every member as a committed entry of term 0.
+
+        It is a log entry, so a member that restarts empty (not durable) gets it
+        back from the leader like any other entry.
+
+        Raises:
+            InvariantError: the group already has entries of a real term.
+        """
+        entry = Entry(0, command)
+        for r in self.replicas.values():
+            if r.log.last_term != 0:
+                raise InvariantError(f"load of {command.key!r} after group {self.id} started")
+            r.log.append(entry)
+            r.commit_index = r.log.last_index
+            self._apply(r)
+
+    # ------------------------------------------------------------------ faults
+
+    def crash(self, node: int) -> None:
+        """The node crashed: volatile state goes; term, vote and log stay only if durable."""
+        r = self.replicas[node]
+        r.down = True
+        r.forget_volatile()
+        if not self.ctx.durable:
+            r.term = 0
+            r.voted_for = None
+            r.log = RaftLog()
+
+    def restart(self, node: int) -> None:
+        """The node is back: a follower again, with an empty state machine that the log rebuilds."""
+        r = self.replicas[node]
+        r.down = False
+        self._arm_election(r, self.ctx.election_timeout())
+
+    # ------------------------------------------------------------------ timers
+
+    def _arm_election(self, r: Replica, delay: float) -> None:
+        r.election_deadline = self.env.now + delay
+        if not r.election_armed:
+            r.election_armed = True
+            call_later(self.env, delay, self._election_tick, r, r.gen)
+
+    def _election_tick(self, r: Replica, gen: int) -> None:
+        if gen != r.gen:
+            return  # a crash or a change of role since this tick was set
+        now = self.env.now
+        if now < r.election_deadline:
+            call_later(self.env, r.election_deadline - now, self._election_tick, r, gen)
+            return
+        r.election_armed = False
+        self._campaign(r)
+
+    def _heartbeat_tick(self, r: Replica, gen: int) -> None:
+        if gen != r.gen or r.role is not Role.LEADER:
+            return
+        ctx = self.ctx
+        now = self.env.now
+        # Check-quorum (thesis §6.2): step down without a majority heard from recently.
+        window = ctx.election_low
+        if now - r.leader_since >= window:
+            heard = 1 + sum(1 for p in self.peers[r.node] if now - r.last_ack[p] < window)
+            if heard < self.majority:
+                ctx.stats.step_downs += 1
+                self._become_follower(r, r.term, None)
+                return
+        self._broadcast(r)
+        call_later(self.env, ctx.heartbeat_ms, self._heartbeat_tick, r, gen)
+
+    # ------------------------------------------------------------------ elections (§5.2)
+
+    def _campaign(self, r: Replica) -> None:
+        """Election timeout: ask for pre-votes for term + 1 (thesis §9.6), changing nothing yet."""
+        self.ctx.stats.prevotes += 1
+        r.leader_id = None
+        r.prevoting = True
+        r.votes = {r.node}
+        self._arm_election(r, self.ctx.election_timeout())
+        if len(r.votes) >= self.majority:
+            self._start_election(r)
+            return
+        self._ask_votes(r)
+
+    def _start_election(self, r: Replica) -> None:
+        """A majority would vote: become candidate in a new term and ask for votes (§5.2)."""
+        self.ctx.stats.elections += 1
+        r.prevoting = False
+        r.role = Role.CANDIDATE
+        r.term += 1
+        r.voted_for = r.node
+        r.votes = {r.node}
+        r.leader_id = None
+        self._arm_election(r, self.ctx.election_timeout())
+        if len(r.votes) >= self.majority:
+            self._become_leader(r)
+            return
+        self._ask_votes(r)
+
+    def _ask_votes(self, r: Replica) -> None:
+        """Send this round's (pre-)vote request to every peer, and resend it until answered."""
+        r.ballot += 1
+        pre = r.prevoting
+        term = r.term + 1 if pre else r.term
+        msg = RequestVote(self.id, term, r.node, r.log.last_index, r.log.last_term, pre)
+        send = self.ctx.net.send
+        for peer in self.peers[r.node]:
+            send(r.node, peer, msg)
+        call_later(self.env, self.ctx.heartbeat_ms, self._resend_votes, r, r.gen, r.ballot, msg)
+
+    def _resend_votes(self, r: Replica, gen: int, ballot: int, msg: RequestVote) -> None:
+        """Servers retry RPCs that get no timely response (§5.1): a lost request or vote would
+        otherwise cost a whole election timeout. Vote requests are idempotent."""
+        if gen != r.gen or ballot != r.ballot:
+            return
+        if not (r.prevoting if msg.pre else r.role is Role.CANDIDATE and r.term == msg.term):
+            return
+        send = self.ctx.net.send
+        for peer in self.peers[r.node]:
+            if peer not in r.votes:
+                send(r.node, peer, msg)
+        call_later(self.env, self.ctx.heartbeat_ms, self._resend_votes, r, gen, ballot, msg)
+
+    def on_request_vote(self, src: int, dst: int, msg: RequestVote) -> None:
+        """Grant a (pre-)vote to a candidate whose log is at least as up-to-date (§5.4.1)."""
+        r = self.replicas[dst]
+        up_to_date = r.log.up_to_date(msg.last_index, msg.last_term)
+        if msg.pre:
+            # A pre-vote changes nothing here. Refused by a leader, and by a
+            # follower that heard from its leader within the minimum election
+            # timeout: the candidate is the one cut off, not the leader.
+            granted = (
+                msg.term > r.term
+                and up_to_date
+                and r.role is not Role.LEADER
+                and self.env.now - r.last_leader_contact >= self.ctx.election_low
+            )
+            self.ctx.net.send(dst, src, Vote(self.id, r.term, granted, True, msg.term))
+            return
+        if msg.term > r.term:
+            self._become_follower(r, msg.term, None)
+        granted = msg.term == r.term and r.voted_for in (None, msg.candidate) and up_to_date
+        if granted:
+            r.voted_for = msg.candidate
+            self._arm_election(r, self.ctx.election_timeout())
+        self.ctx.net.send(dst, src, Vote(self.id, r.term, granted, False, msg.term))
+
+    def on_vote(self, src: int, dst: int, msg: Vote) -> None:
+        """Count a vote; a majority of pre-votes starts the election, of votes makes a leader."""
+        r = self.replicas[dst]
+        if msg.term > r.term:
+            self._become_follower(r, msg.term, None)
+            return
+        if not msg.granted:
+            return
+        if msg.pre:
+            if r.prevoting and msg.for_term == r.term + 1 and r.role is not Role.LEADER:
+                r.votes.add(src)
+                if len(r.votes) >= self.majority:
+                    self._start_election(r)
+        elif r.role is Role.CANDIDATE and msg.for_term == r.term:
+            r.votes.add(src)
+            if len(r.votes) >= self.majority:
+                self._become_leader(r)
+
+    def _become_leader(self, r: Replica) -> None:
+        """Won the election: reset follower indices, append a no-op (§8), start heartbeats."""
+        ctx = self.ctx
+        now = self.env.now
+        r.forget_leadership()
+        r.role = Role.LEADER
+        r.leader_id = r.node
+        r.prevoting = False
+        r.gen += 1  # cancels the election timer
+        r.election_armed = False
+        ctx.stats.leader_changes += 1
+        self.elected.append((r.term, r.node))
+        last = r.log.last_index
+        for peer in self.peers[r.node]:
+            r.next_index[peer] = last + 1
+            r.match_index[peer] = 0
+            r.sent_upto[peer] = last
+            r.last_ack[peer] = now
+            r.acked_seq[peer] = 0
+        r.leader_since = now
+        r.noop_index = r.log.append(Entry(r.term, None))
+        self._broadcast(r)
+        self._advance_commit(r)
+        call_later(self.env, ctx.heartbeat_ms, self._heartbeat_tick, r, r.gen)
+
+    def _become_follower(self, r: Replica, term: int, leader: int | None) -> None:
+        """Adopt `term` (a newer term always wins, §5.1) and follow `leader` if known."""
+        if term > r.term:
+            r.term = term
+            r.voted_for = None
+        r.prevoting = False
+        was_leader = r.role is Role.LEADER
+        r.role = Role.FOLLOWER
+        r.leader_id = leader
+        if was_leader:
+            r.gen += 1  # cancels the heartbeat timer
+            r.election_armed = False
+            self._abandon_requests(r, leader)
+            r.forget_leadership()
+            self._arm_election(r, self.ctx.election_timeout())
+
+    def _abandon_requests(self, r: Replica, hint: int | None) -> None:
+        """A deposed leader sends its waiting requests back to their home nodes to retry.
+
+        A write it appended may still commit under the next leader; the retry
+        carries the same request id, so it is applied once whichever way.
+        """
+        respond = self.ctx.respond
+        for origin, req in r.pending.values():
+            respond(r.node, origin, Redirect(req, self.id, hint))
+        for read in r.reads:
+            respond(r.node, read.origin, Redirect(read.req, self.id, hint))
+
+    # ------------------------------------------------------------------ replication (§5.3)
+
+    def _broadcast(self, r: Replica) -> None:
+        """One round of AppendEntries to every follower (entries they lack, or a heartbeat)."""
+        r.seq += 1
+        for peer in self.peers[r.node]:
+            self._send_append(r, peer)
+
+    def _send_append(self, r: Replica, peer: int) -> None:
+        log = r.log
+        nxt = r.next_index[peer]
+        prev = nxt - 1
+        entries = log.since(nxt, MAX_ENTRIES) if nxt <= log.last_index else ()
+        if entries:
+            r.sent_upto[peer] = max(r.sent_upto[peer], prev + len(entries))
+        msg = AppendEntries(
+            self.id, r.term, r.node, prev, log.term_at(prev), entries, r.commit_index, r.seq
+        )
+        self.ctx.net.send(r.node, peer, msg)
+
+    def on_append(self, src: int, dst: int, msg: AppendEntries) -> None:
+        """Follower side of AppendEntries: term check, consistency check, merge, commit (§5.3)."""
+        r = self.replicas[dst]
+        net = self.ctx.net
+        if msg.term < r.term:
+            net.send(dst, src, AppendReply(self.id, r.term, False, 0, msg.seq))
+            return
+        if r.role is Role.LEADER and msg.term == r.term:
+            # Election Safety (§5.2): impossible while votes survive crashes.
+            if self.ctx.durable:
+                raise InvariantError(
+                    f"group {self.id}: two leaders in term {r.term} ({dst}, {src})"
+                )
+            self.ctx.stats.split_brains += 1
+        if msg.term > r.term or r.role is not Role.FOLLOWER:
+            self._become_follower(r, msg.term, msg.leader)
+        r.leader_id = msg.leader
+        r.prevoting = False
+        r.last_leader_contact = self.env.now
+        self._arm_election(r, self.ctx.election_timeout())
+        log = r.log
+        prev = msg.prev_index
+        if prev > log.last_index:
+            net.send(dst, src, AppendReply(self.id, r.term, False, log.last_index + 1, msg.seq))
+            return
+        if log.term_at(prev) != msg.prev_term:
+            hint = log.first_index_of_term_at(prev)
+            net.send(dst, src, AppendReply(self.id, r.term, False, hint, msg.seq))
+            return
+        last_new, cut = log.merge(prev, msg.entries)
+        if cut is not None and cut <= r.commit_index:
+            self._lost_committed(r, cut)
+        # commitIndex = min(leaderCommit, index of last new entry) (Figure 2)
+        commit = min(msg.commit, last_new)
+        if commit > r.commit_index:
+            r.commit_index = commit
+            self._apply(r)
+        net.send(dst, src, AppendReply(self.id, r.term, True, last_new, msg.seq))
+
+    def _lost_committed(self, r: Replica, cut: int) -> None:
+        """A committed entry was truncated: impossible with durable logs (Log Matching, §5.4)."""
+        if self.ctx.durable:
+            raise InvariantError(
+                f"group {self.id}: node {r.node} truncated committed entry {cut} "
+                f"(commit index {r.commit_index})"
+            )
+        # Without durable logs Raft's safety does not hold: count it, keep going.
+        self.ctx.stats.lost_committed += 1
+        r.commit_index = min(r.commit_index, cut - 1)
+        r.last_applied = min(r.last_applied, cut - 1)
+
+    def on_append_reply(self, src: int, dst: int, msg: AppendReply) -> None:
+        """Leader side: advance match/next on success, back off on failure, then commit (§5.3)."""
+        r = self.replicas[dst]
+        if msg.term > r.term:
+            self._become_follower(r, msg.term, None)
+            return
+        if r.role is not Role.LEADER or msg.term != r.term:
+            return  # a reply to an earlier term's request
+        r.last_ack[src] = self.env.now
+        if msg.seq > r.acked_seq[src]:
+            r.acked_seq[src] = msg.seq
+        if msg.success:
+            if msg.index > r.match_index[src]:
+                r.match_index[src] = msg.index
+                self._advance_commit(r)
+            if msg.index >= r.next_index[src]:
+                r.next_index[src] = msg.index + 1
+            if r.sent_upto[src] < r.log.last_index and r.next_index[src] > r.sent_upto[src]:
+                self._send_append(r, src)  # the rest of a long catch-up, batch by batch
+        else:
+            # With durable logs a follower never loses what it matched, so a
+            # failure below match_index is a stale reply; without them it may
+            # have restarted empty, and the leader must start over lower.
+            floor = r.match_index[src] + 1 if self.ctx.durable else 1
+            nxt = max(floor, min(msg.index, r.next_index[src] - 1))
+            if nxt <= r.match_index[src]:
+                r.match_index[src] = nxt - 1
+            if nxt != r.next_index[src]:
+                r.next_index[src] = nxt
+                r.sent_upto[src] = nxt - 1
+                self._send_append(r, src)
+        if r.reads:
+            self._serve_reads(r)
+
+    def _advance_commit(self, r: Replica) -> None:
+        """Commit the highest index a majority stores, if it is from the current term (§5.4.2)."""
+        matches = [r.log.last_index]
+        matches.extend(r.match_index.values())
+        matches.sort(reverse=True)
+        n = matches[self.majority - 1]
+        if n > r.commit_index and r.log.term_at(n) == r.term:
+            r.commit_index = n
+            self._apply(r)
+
+    def _apply(self, r: Replica) -> None:
+        """Apply committed entries in log order; a leader answers the requests they carry."""
+        log = r.log
+        sm = r.sm
+        touched = self.ctx.touched
+        leader = r.role is Role.LEADER
+        while r.last_applied < r.commit_index:
+            index = r.last_applied + 1
+            r.last_applied = index
+            command = log[index].command
+            if command is None:
+                continue  # a leader's no-op
+            result = sm.apply(index, command)
+            self.keys[command.key] = None
+            touched(command.key)
+            if leader:
+                waiting = r.pending.pop(index, None)
+                if waiting is not None:
+                    origin, req = waiting
+                    r.pending_req.pop(req, None)
+                    self.ctx.stats.answers += 1
+                    self.ctx.respond(r.node, origin, Answer(req, result))
+        if leader and r.reads:
+            self._serve_reads(r)
+
+    # ------------------------------------------------------------------ client requests (§8)
+
+    def on_forward(self, src: int, dst: int, msg: Forward) -> None:
+        """A request from a home node: the leader takes it, anyone else redirects."""
+        r = self.replicas[dst]
+        ctx = self.ctx
+        respond = ctx.respond
+        if r.role is not Role.LEADER:
+            ctx.stats.redirects += 1
+            respond(dst, src, Redirect(msg.req, self.id, r.leader_id))
+            return
+        op = msg.op
+        if isinstance(op, ReadCommand):
+            ctx.stats.reads += 1
+            r.reads.append(_PendingRead(r.seq + 1, src, msg.req, op.key))
+            respond(dst, src, Accepted(msg.req))
+            if self.majority == 1:
+                self._serve_reads(r)
+            elif not r.read_round_armed:
+                # One heartbeat round confirms every read arriving at this instant.
+                r.read_round_armed = True
+                call_later(self.env, 0.0, self._read_round, r, r.gen)
+            return
+        done = r.sm.results.get(op.req)
+        if done is not None:  # applied already: a retry whose answer was lost
+            ctx.stats.answers += 1
+            respond(dst, src, Answer(msg.req, done))
+            return
+        index = r.pending_req.get(op.req)
+        if index is not None:  # in the log, not yet committed: answer the latest asker
+            r.pending[index] = (src, msg.req)
+            respond(dst, src, Accepted(msg.req))
+            return
+        respond(dst, src, Accepted(msg.req))
+        command = Command(
+            op.op,
+            op.key,
+            op.req,
+            op.value,
+            op.context,
+            op.conditional,
+            op.owner,
+            op.lease_ms,
+            ctx.wall_clock(dst),  # the lease clock every replica will use
+        )
+        index = r.log.append(Entry(r.term, command))
+        r.pending[index] = (src, msg.req)
+        r.pending_req[op.req] = index
+        ctx.stats.proposals += 1
+        self._broadcast(r)
+        self._advance_commit(r)  # a group of one commits at once
+
+    def _read_round(self, r: Replica, gen: int) -> None:
+        if gen != r.gen or r.role is not Role.LEADER:
+            return
+        r.read_round_armed = False
+        if r.reads and r.reads[-1].seq > r.seq:
+            self._broadcast(r)
+
+    def _confirmed_seq(self, r: Replica) -> int:
+        """The latest round a majority (the leader included) has acknowledged in this term."""
+        need = self.majority - 1
+        if need == 0:
+            return _ALWAYS  # a group of one needs no confirmation
+        acked = sorted(r.acked_seq.values(), reverse=True)
+        return acked[need - 1]
+
+    def _serve_reads(self, r: Replica) -> None:
+        """Answer the reads whose leadership check passed and whose read index is applied."""
+        if r.commit_index < r.noop_index:
+            return  # not yet sure what is committed (§8)
+        reads = r.reads
+        confirmed = self._confirmed_seq(r)
+        respond = self.ctx.respond
+        while reads:
+            read = reads[0]
+            if read.index is None:
+                read.index = r.commit_index
+            if read.seq > confirmed or r.last_applied < read.index:
+                return
+            reads.popleft()
+            self.ctx.stats.answers += 1
+            respond(r.node, read.origin, Answer(read.req, r.sm.read(read.key)))

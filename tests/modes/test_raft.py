@@ -1,0 +1,409 @@
+"""Raft in strong mode, driven on a bare World: elections, replication, faults, locks."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+from hypothesis import event, given, note, settings
+from hypothesis import strategies as st
+
+from sim.engine.faults import Nemesis, isolate_cut, partition_cut
+from sim.engine.network import call_later
+from sim.history import History
+from sim.modes.base import ReadResult, Status, WriteResult
+from sim.modes.strong import StrongMode
+from sim.modes.strong.log import LOAD, WRITE, Command, Entry, RaftLog
+from sim.modes.strong.machine import StateMachine
+from sim.modes.strong.messages import Forward
+from sim.modes.strong.raft import RaftGroup, Role
+from sim.scenario import ClusterConfig
+from tests.modes.conftest import build_world, call
+from tests.strategies import faults
+
+ELECTED_BY_MS = 400.0  # a fresh group has a leader well before this (5 ms links)
+COVERAGE: Counter[str] = Counter()
+
+
+def strong(world, **kw) -> StrongMode:
+    # strong mode ignores R and W (majorities decide); 1 keeps them valid for any N
+    settings = {"read_quorum": 1, "write_quorum": 1, **kw}
+    return StrongMode(world, ClusterConfig(nodes=world.nodes, mode="strong", **settings))
+
+
+def started(nodes: int = 5, seed: int = 1, **kw) -> tuple[Any, StrongMode, RaftGroup]:
+    """A world whose key "k" (loaded with "v0") has a group with an elected leader."""
+    world = build_world(nodes, seed=seed)
+    mode = strong(world, **kw)
+    mode.load("k", "v0")
+    world.env.run(until=ELECTED_BY_MS)
+    group = mode.raft.group_for("k")
+    assert group.leader() is not None
+    return world, mode, group
+
+
+def answer(world, start: Callable[[Callable[[Any], None]], None], within_ms: float) -> Any:
+    """Start a request, run the simulation `within_ms` more, return its reply (None if none)."""
+    box = call(world.env, start)
+    world.env.run(until=world.env.now + within_ms)
+    return box[0] if box else None
+
+
+def follower_of(group: RaftGroup) -> int:
+    return next(n for n in group.members if n != group.leader())
+
+
+# ---------------------------------------------------------------------- the log
+
+
+def test_log_merge_truncates_conflicts_and_ignores_stale_appends() -> None:
+    log = RaftLog()
+    for term in (1, 1, 2):
+        log.append(Entry(term, None))
+    # a stale AppendEntries carrying a prefix we hold already changes nothing
+    assert log.merge(0, (Entry(1, None),)) == (1, None)
+    assert [e.term for e in log.entries[1:]] == [1, 1, 2]
+    # a conflicting entry at 3 (term 3 vs 2) is cut with everything after it (§5.3)
+    assert log.merge(2, (Entry(3, None), Entry(3, None))) == (4, 3)
+    assert [e.term for e in log.entries[1:]] == [1, 1, 3, 3]
+    assert log.matches(4, 3) and not log.matches(4, 2) and not log.matches(9, 3)
+    assert log.first_index_of_term_at(4) == 3
+
+
+def test_log_up_to_date_compares_last_term_then_length() -> None:
+    log = RaftLog()
+    log.append(Entry(1, None))
+    log.append(Entry(2, None))
+    assert log.up_to_date(1, 3)  # a later last term wins however short (§5.4.1)
+    assert log.up_to_date(2, 2) and log.up_to_date(5, 2)
+    assert not log.up_to_date(1, 2) and not log.up_to_date(9, 1)
+
+
+def test_state_machine_applies_a_request_once() -> None:
+    sm = StateMachine()
+    sm.apply(1, Command(LOAD, "k", value="v0"))
+    cas = Command(WRITE, "k", 7, "v1", context=0, conditional=True)
+    first = sm.apply(2, cas)
+    # the same request again (a retry appended by a new leader): same answer, no
+    # CONFLICT against the version it set itself, no second change
+    again = sm.apply(5, cas)
+    assert first == again == WriteResult(Status.OK, 2)
+    assert sm.data["k"] == ("v1", 2) and sm.duplicates == 1
+    stale = sm.apply(6, Command(WRITE, "k", 8, "v2", context=0, conditional=True))
+    assert stale.status is Status.CONFLICT and stale.version == 2
+    assert sm.read("k") == ReadResult(Status.OK, ("v1",), 2)
+    assert sm.read("absent") == ReadResult(Status.OK)
+
+
+# ---------------------------------------------------------------------- elections
+
+
+def test_a_new_group_elects_one_leader_whose_term_is_its_own() -> None:
+    _, _, group = started()
+    leader = group.leader()
+    assert group.elected == [(1, leader)]
+    for node, r in group.replicas.items():
+        assert r.term == 1
+        assert r.role is (Role.LEADER if node == leader else Role.FOLLOWER)
+        assert r.leader_id == leader
+
+
+def test_groups_are_made_lazily_per_replica_set() -> None:
+    world = build_world(1000, latency_ms=5.0)
+    mode = strong(world)
+    for key in ("a", "b", "c"):
+        mode.load(key, key)
+    groups = mode.raft.groups
+    assert 1 <= len(groups) <= 3  # one per distinct replica set touched, not per node
+    for key in ("a", "b", "c"):
+        assert mode.raft.group_for(key).members == tuple(sorted(world.ring.preference_list(key, 3)))
+    world.env.run(until=ELECTED_BY_MS)
+    assert all(g.leader() is not None for g in groups)
+
+
+def test_election_timeouts_come_from_the_runs_raft_stream() -> None:
+    state = random.getstate()
+    world = build_world(seed=11)
+    mode = strong(world)
+    draws = [mode.raft.ctx.election_timeout() for _ in range(50)]
+    assert random.getstate() == state  # never the global random
+    assert all(150.0 <= d <= 300.0 for d in draws) and len(set(draws)) == 50
+    again = strong(build_world(seed=11))
+    assert [again.raft.ctx.election_timeout() for _ in range(50)] == draws
+
+
+def test_no_simpy_process_drives_timers_or_messages() -> None:
+    world, mode, group = started()
+    mode.write(follower_of(group), "k", "v1", None, False, lambda r: None)
+    world.env.run(until=world.env.now + 7.0)
+    assert not any(isinstance(entry[3], simpy.Process) for entry in world.env._queue)
+
+
+# ---------------------------------------------------------------------- replication
+
+
+def test_a_write_commits_on_a_majority_and_is_applied_everywhere() -> None:
+    world, mode, group = started()
+    box = call(world.env, lambda r: mode.write(follower_of(group), "k", "v1", None, False, r))
+    while not box:
+        world.env.step()
+    assert box[0].status is Status.OK
+    index = box[0].version
+    # when the client hears OK, a majority stores the entry (§5.3, §5.4.2)...
+    holders = [
+        r
+        for r in group.replicas.values()
+        if r.log.last_index >= index and r.log[index].command.value == "v1"
+    ]
+    assert len(holders) >= group.majority
+    # ...and within a heartbeat every member has applied it
+    world.env.run(until=world.env.now + 100.0)
+    assert all(r.sm.data["k"] == ("v1", index) for r in group.replicas.values())
+    assert list(mode.divergent_keys()) == []
+    assert mode.final("k").siblings == ("v1",) and mode.final("k").agree
+
+
+def test_a_read_sees_the_last_acknowledged_write_from_any_node() -> None:
+    world, mode, group = started(nodes=6)
+    outsider = next(n for n in range(6) if n not in group.members)
+    ok = answer(world, lambda r: mode.write(group.leader(), "k", "v1", None, False, r), 100.0)
+    read = answer(world, lambda r: mode.read(outsider, "k", r), 100.0)
+    assert read.status is Status.OK and read.siblings == ("v1",) and read.version == ok.version
+    absent = answer(world, lambda r: mode.read(outsider, "nothing-here", r), ELECTED_BY_MS)
+    assert absent == ReadResult(Status.OK)
+
+
+def test_the_minority_side_cannot_commit_while_the_majority_elects_and_serves() -> None:
+    world, mode, group = started()
+    old = group.leader()
+    old_term = group.replicas[old].term
+    rest = [n for n in group.members if n != old]
+    outsider = next(n for n in range(5) if n not in group.members)
+    minority = (old, outsider)
+    world.links.add_cut(
+        partition_cut([minority, tuple(n for n in range(5) if n not in minority)], 5, False)
+    )
+    t0 = world.env.now
+    stuck = call(world.env, lambda r: mode.write(old, "k", "minority", None, False, r))
+    world.env.run(until=t0 + 600.0)
+    assert stuck == []  # never a false OK, nor a FAIL: the outcome is unknown
+    assert group.replicas[old].role is not Role.LEADER  # check-quorum deposed it
+    new = group.leader()
+    assert new in rest and group.replicas[new].term > old_term
+    ok = answer(world, lambda r: mode.write(rest[0], "k", "majority", None, False, r), 200.0)
+    assert ok.status is Status.OK
+    # a read on the minority side is refused, not answered from a stale copy
+    read = answer(world, lambda r: mode.read(outsider, "k", r), 800.0)
+    assert read == ReadResult(Status.FAIL, error="unavailable")
+    assert stuck == []
+    world.links.cuts.clear()
+    world.links.active = False
+    world.env.run(until=world.env.now + 500.0)
+    assert group.leader() == new  # pre-vote: the returning node does not depose it
+    assert mode.final("k").siblings == ("majority",) and mode.final("k").agree
+    assert group.replicas[old].log[ok.version].command.value == "majority"
+
+
+def test_a_leader_cut_off_steps_down_and_a_new_one_takes_over() -> None:
+    world, mode, group = started()
+    old = group.leader()
+    cut = isolate_cut(old)
+    world.links.add_cut(cut)
+    low = 150.0
+    world.env.run(until=world.env.now + low + 2 * 50.0)
+    assert group.replicas[old].role is Role.FOLLOWER
+    assert mode.stats()["step_downs"] == 1
+    world.env.run(until=world.env.now + 400.0)
+    new = group.leader()
+    assert new not in (None, old)
+    world.links.remove_cut(cut)
+    world.env.run(until=world.env.now + 200.0)
+    assert group.replicas[old].leader_id == new
+
+
+def test_a_deposed_leader_never_answers_a_read_with_old_data() -> None:
+    world, mode, group = started()
+    old = group.leader()
+    world.links.add_cut(isolate_cut(old))
+    read = call(world.env, lambda r: mode.read(old, "k", r))  # the old leader is its home
+    world.env.run(until=world.env.now + 500.0)
+    other = next(n for n in group.members if n != old)
+    ok = answer(world, lambda r: mode.write(other, "k", "v1", None, False, r), 200.0)
+    assert ok.status is Status.OK
+    world.env.run(until=world.env.now + 1000.0)
+    # ReadIndex needs a majority to confirm the leadership: it never came
+    assert read == [ReadResult(Status.FAIL, error="unavailable")]
+
+
+# ---------------------------------------------------------------------- crash and restart
+
+
+def test_crash_and_restart_with_a_durable_log_rebuilds_the_state_machine() -> None:
+    world, mode, group = started()
+    victim = group.leader()
+    for i in range(3):
+        assert answer(world, lambda r, i=i: mode.write(victim, "k", f"a{i}", None, False, r), 60)
+    before = group.replicas[victim].log.last_index
+    world.links.set_down(victim, True)
+    mode.crash(victim)
+    r = group.replicas[victim]
+    assert r.sm.data == {} and r.commit_index == 0 and r.role is Role.FOLLOWER
+    assert r.log.last_index == before and r.term >= 1  # durable: log, term, vote kept
+    world.env.run(until=world.env.now + 500.0)
+    survivor = next(n for n in group.members if n != victim)
+    late = answer(world, lambda r: mode.write(survivor, "k", "b", None, False, r), 200.0)
+    assert late.status is Status.OK
+    world.links.set_down(victim, False)
+    mode.restart(victim)
+    assert r.sm.data == {}  # rebuilt only from the commit index the leader tells it
+    world.env.run(until=world.env.now + 300.0)
+    assert r.sm.data["k"] == ("b", late.version)
+    assert list(mode.divergent_keys()) == []
+
+
+def test_without_durable_logs_a_node_restarts_empty_and_catches_up_from_the_leader() -> None:
+    world, mode, group = started(durable=False)
+    victim = follower_of(group)
+    ok = answer(world, lambda r: mode.write(group.leader(), "k", "v1", None, False, r), 100.0)
+    world.links.set_down(victim, True)
+    mode.crash(victim)
+    r = group.replicas[victim]
+    assert r.log.last_index == 0 and r.term == 0 and r.voted_for is None
+    world.links.set_down(victim, False)
+    mode.restart(victim)
+    world.env.run(until=world.env.now + 300.0)
+    # the initial load is a log entry, so it comes back with the rest
+    assert r.log[1].command.op == LOAD
+    assert r.sm.data["k"] == ("v1", ok.version)
+
+
+@settings(max_examples=100, deadline=None)  # cheap: about 10 ms an example
+@given(
+    nodes=st.integers(3, 5),
+    replication=st.integers(1, 5),
+    seed=st.integers(0, 2**31 - 1),
+    data=st.data(),
+)
+def test_safety_under_random_faults(nodes: int, replication: int, seed: int, data) -> None:
+    """Election Safety, Log Matching and durability of acknowledged writes (§5.2, §5.3, §5.4).
+
+    Writes arrive every 10 ms from every node while a generated schedule of
+    partitions, one-way cuts, isolations and crashes runs; afterwards: at most
+    one leader was elected per term in each group, live members' committed
+    prefixes are identical, every acknowledged write is in the log at its
+    index, and once healed every member has applied the same state.
+    """
+    replication = min(replication, nodes)
+    note(f"seed={seed} nodes={nodes} replication={replication}")
+    world = build_world(nodes, latency_ms=3.0, seed=seed)
+    mode = strong(world, replication=replication)
+    keys = ["k0", "k1", "k2"]
+    for key in keys:
+        mode.load(key, f"{key}-init")
+    horizon = 2000.0
+    specs = data.draw(faults(nodes, horizon, ("partition", "one-way", "isolate", "crash")))
+    note(repr(specs))
+    Nemesis(
+        world.env, specs, nodes, world.links, world.clocks, History(), horizon,
+        on_crash=mode.crash, on_restart=mode.restart,
+    )  # fmt: skip
+    acked: list[tuple[str, str, int]] = []
+
+    def write(i: int) -> None:
+        home, key, value = i % nodes, keys[i % len(keys)], f"w{i}"
+        if home in world.links.down:
+            return
+
+        def done(result: WriteResult) -> None:
+            if result.status is Status.OK:
+                acked.append((key, value, result.version))
+
+        mode.write(home, key, value, None, False, done)
+
+    for i in range(int(horizon / 10)):
+        call_later(world.env, 10.0 * i, write, i)
+    world.env.run(until=horizon + 3000.0)
+    assert acked, "nothing was acknowledged"
+    if sum(len(g.elected) for g in mode.raft.groups) > len(mode.raft.groups):
+        COVERAGE["re-elections"] += 1
+        event("re-elections: yes")
+    else:
+        event("re-elections: no")
+    for group in mode.raft.groups:
+        terms = [term for term, _ in group.elected]
+        assert len(terms) == len(set(terms)), group.elected
+        live = group.live()
+        common = min(r.commit_index for r in live)
+        assert all(r.log.entries[: common + 1] == live[0].log.entries[: common + 1] for r in live)
+    for key, value, index in acked:
+        group = mode.raft.group_for(key)
+        assert all(r.log[index].command.value == value for r in group.live())
+    assert list(mode.divergent_keys()) == []
+
+
+def test_the_safety_property_saw_re_elections() -> None:
+    """Runs after the property: a safety law holds vacuously if no leader ever changed."""
+    if not COVERAGE:
+        test_safety_under_random_faults()
+    assert COVERAGE["re-elections"] > 0, COVERAGE
+
+
+# ---------------------------------------------------------------------- the state machine
+
+
+def test_a_conditional_write_with_a_stale_version_gets_conflict() -> None:
+    world, mode, group = started()
+    home = follower_of(group)
+    read = answer(world, lambda r: mode.read(home, "k", r), 100.0)
+    assert read.version == 0  # the initial load
+    first = answer(world, lambda r: mode.write(home, "k", "v1", read.version, True, r), 100.0)
+    assert first.status is Status.OK and first.version > 0
+    stale = answer(world, lambda r: mode.write(home, "k", "v2", read.version, True, r), 100.0)
+    assert stale.status is Status.CONFLICT and stale.version == first.version
+    assert mode.final("k").siblings == ("v1",)
+    fresh = answer(world, lambda r: mode.write(home, "k", "v3", first.version, True, r), 100.0)
+    assert fresh.status is Status.OK
+    # a conditional write on an absent key expects the version None
+    new = answer(world, lambda r: mode.write(home, "new", "n1", None, True, r), ELECTED_BY_MS)
+    assert new.status is Status.OK
+
+
+def test_a_duplicated_request_is_applied_once() -> None:
+    world, mode, group = started()
+    leader = group.leader()
+    home = follower_of(group)
+    rid = mode.raft.new_request()
+    command = Command(WRITE, "k", rid, "once", 0, True)
+    box: list = []
+    mode.raft.submit(home, rid, "k", command, box.append)
+    world.env.run(until=world.env.now + 100.0)
+    assert box[0].status is Status.OK
+    length = group.replicas[leader].log.last_index
+    # the same request delivered again (a duplicate or a retry): answered from the table
+    group.on_forward(home, leader, Forward(rid, group.id, command))
+    world.env.run(until=world.env.now + 100.0)
+    assert group.replicas[leader].log.last_index == length
+    assert group.replicas[leader].sm.data["k"] == ("once", box[0].version)
+
+
+def test_locks_are_replicated_leases() -> None:
+    world, mode, group = started()
+    a, b = follower_of(group), group.leader()
+    lease = 100.0
+    assert answer(world, lambda r: mode.lock(a, "k", "alice", lease, r), 50.0).status is Status.OK
+    busy = answer(world, lambda r: mode.lock(b, "k", "bob", lease, r), 50.0)
+    assert busy.status is Status.BUSY
+    world.env.run(until=world.env.now + lease)
+    assert (
+        answer(world, lambda r: mode.lock(b, "k", "bob", 10 * lease, r), 50.0).status is Status.OK
+    )
+    late = answer(world, lambda r: mode.unlock(a, "k", "alice", r), 50.0)
+    assert late == WriteResult(Status.FAIL, None, "lease-expired")
+    assert answer(world, lambda r: mode.unlock(b, "k", "bob", r), 50.0).status is Status.OK
+    # every member holds the same lock table: leases are judged by the entry's stamp
+    world.env.run(until=world.env.now + 100.0)
+    assert {r.sm.locks.expiries for r in group.replicas.values()} == {1}
+    assert mode.stats()["lock_expiries"] == 1
