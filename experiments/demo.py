@@ -53,10 +53,24 @@ def cell(metrics: dict, name: str, fmt: str) -> str:
     return fmt.format(value)
 
 
-def table(rows: list[tuple[str, dict]]) -> str:
-    """A fixed-width text table: one row per mode."""
-    header = ["mode"] + [label for _, label, _ in COLUMNS]
-    body = [[mode] + [cell(m, name, fmt) for name, _, fmt in COLUMNS] for mode, m in rows]
+CONTENTION_COLUMNS = [
+    ("requests", "requests", "{}"),
+    ("orders_acknowledged", "orders ok", "{}"),
+    ("throughput_per_s", "ok/s", "{:.1f}"),
+    ("latency_ms.p50", "p50 ms", "{:.1f}"),
+    ("latency_ms.p99", "p99 ms", "{:.1f}"),
+    ("retries", "retries", "{}"),
+    ("aborts", "aborts", "{}"),
+    ("lock_waits", "lock waits", "{}"),
+    ("lock_expiries", "expiries", "{}"),
+    ("oversell_units", "oversell", "{}"),
+]
+
+
+def table(rows: list[tuple[str, dict]], columns: list = COLUMNS, first: str = "mode") -> str:
+    """A fixed-width text table: one row per run."""
+    header = [first] + [label for _, label, _ in columns]
+    body = [[name] + [cell(m, metric, fmt) for metric, _, fmt in columns] for name, m in rows]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in body]
@@ -103,6 +117,37 @@ def figure(results: list[tuple[str, Result]], out: Path) -> None:
     plt.close(fig)
 
 
+def with_bar(label: str, scenario) -> Result:
+    """Run one scenario with a progress bar over simulated time."""
+    with progress_bar(label) as bar:
+
+        def advance(done: float, total: float) -> None:
+            bar.n = round(100 * done / total)
+            bar.refresh()
+
+        return run(scenario, progress=advance)
+
+
+def contention(base, seed: int | None) -> list[tuple[str, dict]]:
+    """Strong mode, no faults, 20 units: occ and lock under low and high contention."""
+    rows = []
+    for name, customers, gap in (("low", 20, 500.0), ("high", 200, 10.0)):
+        for concurrency in ("occ", "lock"):
+            scenario = base.with_overrides(
+                {
+                    "cluster.mode": "strong",
+                    "cluster.concurrency": concurrency,
+                    "faults": [],
+                    "workload.stock": 20,
+                    "workload.customers": customers,
+                    "workload.arrival_mean_ms": gap,
+                }
+            )
+            label = f"{concurrency}, {name}"
+            rows.append((label, with_bar(f"{label:>10}", scenario).metrics))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -113,14 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     modes = [m for m in MODES if m in REGISTRY]
     results: list[tuple[str, Result]] = []
     for mode in modes:
-        scenario = base.with_overrides({"cluster.mode": mode})
-        with progress_bar(f"{mode:>8}") as bar:
-
-            def advance(done: float, total: float, bar=bar) -> None:
-                bar.n = round(100 * done / total)
-                bar.refresh()
-
-            results.append((mode, run(scenario, progress=advance)))
+        results.append((mode, with_bar(f"{mode:>10}", base.with_overrides({"cluster.mode": mode}))))
+    races = contention(base, args.seed) if "strong" in REGISTRY else []
     w = base.workload
     print(
         f"\nFlash sale: {w.customers} customers, {w.products} product x {w.stock} units; "
@@ -129,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         f"seed {base.seed}\n"
     )
     print(table([(mode, r.metrics) for mode, r in results]))
+    if races:
+        print(
+            "\nocc vs lock in strong mode, 20 units, no faults: low contention (20 buyers, "
+            "2/s) and high (200 buyers, 100/s)\n"
+        )
+        print(table(races, CONTENTION_COLUMNS, "control"))
     figure(results, args.out)
     print(f"\nfigure: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 0

@@ -46,7 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--json", action="store_true", help='print {"scenario", "seed", "metrics"} as JSON'
     )
-    run.add_argument("--history", metavar="PATH", help="write the history as JSON lines")
+    run.add_argument(
+        "--history",
+        metavar="PATH",
+        help="write the history: JSON lines, or Jepsen EDN if PATH ends in .edn "
+        "(store operations and nemesis events only, for Jepsen's checkers)",
+    )
     run.add_argument(
         "--check",
         action="store_true",
@@ -137,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
 
         result = run(scenario, check=args.check, progress=advance)
     if args.history:
-        result.history.write_jsonl(args.history)
+        write_history(result.history, Path(args.history))
     if args.json:
         print(result.to_json())
     else:
@@ -145,6 +150,18 @@ def _run(args: argparse.Namespace) -> int:
         if args.history:
             print(f"history: {Path(args.history)} ({len(result.history)} ops)")
     return EXIT_OK
+
+
+def write_history(history: Any, path: Path) -> None:
+    """JSON lines (every op), or Jepsen EDN for `.edn` (register ops and the nemesis)."""
+    if path.suffix == ".edn":
+        from sim.check import to_edn
+        from sim.history import NEMESIS
+
+        ops = [op for op in history if op.f in ("read", "write", "cas") or op.process == NEMESIS]
+        path.write_text(to_edn(ops))
+    else:
+        history.write_jsonl(path)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -95,3 +95,25 @@ def test_check_exit_codes_on_conformance_files(name: str, code: int, capsys) -> 
     assert main(["check", str(CONFORMANCE / name), "--json"]) == code
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last)["verdict"] in ("linearizable", "not-linearizable")
+
+
+def test_strong_history_exported_as_edn_checks_linearizable(tmp_path: Path, capsys) -> None:
+    edn = tmp_path / "strong.edn"
+    assert (
+        main(
+            [
+                "run",
+                SCENARIO,
+                *SMALL,
+                "--set",
+                "cluster.mode=strong",
+                "--history",
+                str(edn),
+                "--check",
+            ]
+        )
+        == 0
+    )
+    assert "linearizable                     true" in capsys.readouterr().out
+    assert edn.read_text().startswith("{:index 0, :process :loader")
+    assert main(["check", str(edn), "--format", "edn"]) == 0

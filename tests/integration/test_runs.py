@@ -96,7 +96,7 @@ def test_same_seed_same_history_different_seed_different_run(weak) -> None:
     assert other.history.to_jsonl() != weak.history.to_jsonl()
 
 
-@pytest.mark.parametrize("mode", ["weak", "eventual"])
+@pytest.mark.parametrize("mode", ["strong", "weak", "eventual"])
 def test_determinism_across_processes(tmp_path: Path, mode: str) -> None:
     """Two fresh interpreters (different hash seeds) write byte-identical histories."""
     outputs = []
