@@ -35,6 +35,7 @@ import simpy
 from sim.client import StoreClient
 from sim.distributions import Exponential, Sampler
 from sim.engine.faults import Clocks
+from sim.engine.loop import run_until
 from sim.engine.network import LinkState, Network, message
 from sim.engine.ring import Ring
 from sim.engine.world import World
@@ -96,7 +97,7 @@ def baseline(clients: int, sim_ms: float, seed: int) -> int:
 
     for i in range(clients):
         env.process(client(i))
-    env.run(until=sim_ms)
+    run_until(env, sim_ms)  # the same loop driver as capsim (see sim/engine/loop.py)
     return delivered
 
 
@@ -190,7 +191,7 @@ def capsim(clients: int, sim_ms: float, seed: int, mode_name: str) -> tuple[int,
 
     for i in range(clients):
         env.process(client(i))
-    env.run(until=sim_ms)
+    run_until(env, sim_ms)  # as sim.run does it: chunks, long-lived objects frozen
     return net.stats()["delivered"], len(history)
 
 

@@ -17,6 +17,7 @@ import simpy
 
 from sim.client import StoreClient
 from sim.engine.faults import Clocks, Nemesis
+from sim.engine.loop import run_until
 from sim.engine.network import LinkState, Network
 from sim.engine.ring import Ring
 from sim.engine.world import World
@@ -178,11 +179,7 @@ def run(
         env, mode.divergent_keys, heal if heal is not None else scenario.duration_ms, end_ms
     )
 
-    steps = 100 if progress is not None else 1
-    for i in range(1, steps + 1):
-        env.run(until=end_ms * i / steps)
-        if progress is not None:
-            progress(env.now, end_ms)
+    run_until(env, end_ms, progress)
 
     converged, convergence_ms = probe.result()
     final = {}
