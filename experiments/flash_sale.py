@@ -89,7 +89,7 @@ def plot(frame: pd.DataFrame, args: Any) -> list:
     }
     levels = sorted(summary["stock"].unique())
     fig, axes = plt.subplots(
-        len(shown), len(levels), figsize=(6 * len(levels), 10), squeeze=False, sharex=True
+        len(shown), len(levels), figsize=(max(10, 6 * len(levels)), 10), squeeze=False, sharex=True
     )
     for col, stock in enumerate(levels):
         for row, metric in enumerate(shown):
@@ -97,7 +97,7 @@ def plot(frame: pd.DataFrame, args: Any) -> list:
             common.errorbar_lines(
                 ax, summary[summary["stock"] == stock], "buyers_per_s", metric, "variant", COLORS
             )
-            common.log_x(ax)
+            common.log_x(ax, summary["buyers_per_s"])
             ax.grid(alpha=0.3)
             ax.set_ylabel(labels[metric])
             if row == 0:

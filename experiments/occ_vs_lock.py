@@ -80,7 +80,7 @@ def plot(frame: pd.DataFrame, args: Any) -> list:
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     for ax, (metric, ylabel) in zip(axes.flat, panels, strict=False):
         common.errorbar_lines(ax, strong, "contention", metric, "concurrency", COLORS)
-        common.log_x(ax)
+        common.log_x(ax, summary["contention"])
         ax.set_xlabel("contention: buyers per unit of stock (log)")
         ax.set_ylabel(ylabel)
         ax.set_title(f"strong: {metric}")
@@ -95,7 +95,7 @@ def plot(frame: pd.DataFrame, args: Any) -> list:
         "concurrency",
         COLORS,
     )
-    common.log_x(ax)
+    common.log_x(ax, summary["contention"])
     ax.set_xlabel("contention: buyers per unit of stock (log)")
     ax.set_ylabel("units oversold")
     ax.set_title("eventual, 2|3 partition: oversell")

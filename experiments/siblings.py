@@ -95,12 +95,12 @@ def plot(frame: pd.DataFrame, args: Any) -> list:
         linewidth=1,
         label="Dynamo in production (99.94%)",
     )
-    common.log_x(axes[0])
+    common.log_x(axes[0], s["buyers_per_s"])
     axes[0].set_xlabel("buyers per second on one product (log)")
     axes[0].set_ylabel("share of reads returning one version")
     axes[0].set_title("siblings vs write concurrency (no faults)")
     common.errorbar_lines(axes[1], s, "buyers_per_s", "max_versions", "series")
-    common.log_x(axes[1])
+    common.log_x(axes[1], s["buyers_per_s"])
     axes[1].set_xlabel("buyers per second on one product (log)")
     axes[1].set_ylabel("most versions any read returned")
     axes[1].set_title("largest sibling set seen")
