@@ -195,6 +195,14 @@ def report(table: Path, figures: Sequence[Path], lines: Sequence[str]) -> None:
         print(line)
 
 
+def finish(frame: pd.DataFrame, args: argparse.Namespace, module: Any) -> pd.DataFrame:
+    """Label the sweep's table, plot it, print paths and summary (the module's functions)."""
+    table = frame.attrs["path"]
+    frame = module.label(frame)
+    report(table, module.plot(frame, args), module.summary_lines(frame))
+    return frame
+
+
 def _rel(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 

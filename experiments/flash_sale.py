@@ -132,10 +132,7 @@ def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
     args = common.arguments(__doc__, argv)
     base = common.base_scenario(**{"faults.0.start_ms": 1000, "faults.0.end_ms": 16000})
     frame = common.run_sweep("flash_sale", base, args, overrides=points(args.quick))
-    table = frame.attrs["path"]
-    frame = label(frame)
-    common.report(table, plot(frame, args), summary_lines(frame))
-    return frame
+    return common.finish(frame, args, sys.modules[__name__])
 
 
 if __name__ == "__main__":

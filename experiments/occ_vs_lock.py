@@ -134,10 +134,7 @@ def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
         }
     )
     frame = common.run_sweep("occ_vs_lock", base, args, overrides=points(args.quick))
-    table = frame.attrs["path"]
-    frame = label(frame)
-    common.report(table, plot(frame, args), summary_lines(frame))
-    return frame
+    return common.finish(frame, args, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -155,10 +155,7 @@ def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
     """Run the sweep, plot, print the summary; returns the labelled table."""
     args = common.arguments(__doc__, argv)
     frame = common.run_sweep("quorum_tradeoffs", base(args.quick), args, overrides=points())
-    table = frame.attrs["path"]
-    frame = label(frame)
-    common.report(table, plot(frame, args), summary_lines(frame))
-    return frame
+    return common.finish(frame, args, sys.modules[__name__])
 
 
 if __name__ == "__main__":
