@@ -138,6 +138,7 @@ class Coordinators:
         self.reads: list[dict[int, _Read]] = [{} for _ in storage]
         self.writes: list[dict[int, _Write]] = [{} for _ in storage]
         self._ids = itertools.count(1)
+        self._replica_targets: dict[str, dict[int, None]] = {}
         self._sweeping = False
         self.pruned = 0
         self.hinted = 0
@@ -162,9 +163,15 @@ class Coordinators:
 
     def _first_targets(self, coord: int, key: str) -> dict[int, int | None]:
         """Target -> the replica it stands in for (None for a replica itself)."""
-        pref = self.ring.preference_list(key, self.n)
         if not self.sloppy or not self.suspected[coord]:
-            return dict.fromkeys(pref)
+            # Shared and never mutated: the request copies what it keeps.
+            targets = self._replica_targets.get(key)
+            if targets is None:
+                targets = self._replica_targets[key] = dict.fromkeys(
+                    self.ring.preference_list(key, self.n)
+                )
+            return targets
+        pref = self.ring.preference_list(key, self.n)
         targets: dict[int, int | None] = {}
         missing = []
         for node in pref:

@@ -77,6 +77,8 @@ class NodeStorage:
     def visible(self, key: str) -> Siblings:
         """What this node answers a read with: owned, hinted and self-coordinated versions."""
         siblings = self.data.get(key, ())
+        if not self.own and not self.hints:
+            return siblings  # the common case: nothing but owned data
         own = self.own.get(key)
         if own:
             siblings = merge_into(siblings, own)
