@@ -79,8 +79,13 @@ def label(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def short(value: float) -> str:
+    """A number in at most four characters, without scientific notation."""
+    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.2g}"
+
+
 def plot(frame: pd.DataFrame, args: Any) -> list:
-    """Heat maps over (R, W), a row per N; R + W > N outlined."""
+    """Heat maps over (R, W), a row per N, each cell mean ± 95% CI; R + W > N outlined."""
     summary = common.summarise(frame, ["N", "R", "W"], [m for m, _ in PANELS])
     fig, axes = plt.subplots(2, len(PANELS), figsize=(4.2 * len(PANELS), 8), squeeze=False)
     for row, n in enumerate((3, 5)):
@@ -88,8 +93,10 @@ def plot(frame: pd.DataFrame, args: Any) -> list:
         for col, (metric, title) in enumerate(PANELS):
             ax = axes[row][col]
             grid = np.full((n, n), np.nan)
+            half = np.full((n, n), np.nan)  # 95% CI half-width over seeds
             for _, r in part.iterrows():
                 grid[int(r["R"]) - 1, int(r["W"]) - 1] = r[metric]
+                half[int(r["R"]) - 1, int(r["W"]) - 1] = r[f"{metric}_ci"]
             image = ax.imshow(
                 grid,
                 origin="lower",
@@ -105,10 +112,10 @@ def plot(frame: pd.DataFrame, args: Any) -> list:
                         ax.text(
                             j + 1,
                             i + 1,
-                            f"{grid[i, j]:.2g}",
+                            f"{short(grid[i, j])}\n±{short(half[i, j])}",
                             ha="center",
                             va="center",
-                            fontsize=7,
+                            fontsize=6,
                             color="black" if grid[i, j] > middle else "white",
                         )
             xs = np.arange(1, n + 1)
