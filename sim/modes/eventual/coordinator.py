@@ -50,14 +50,14 @@ class _Read:
     __slots__ = (
         "check_at",
         "done",
+        "expected",
         "key",
         "merged",
         "need",
         "on_quorum",
         "replies",
         "reply",
-        "tried",
-        "waiting",
+        "targets",
     )
 
     def __init__(
@@ -70,8 +70,8 @@ class _Read:
         self.replies: dict[int, Siblings] = {}
         self.merged: Siblings = ()
         self.done = False
-        self.tried: list[int] = []
-        self.waiting: dict[int, int | None] = {}  # target -> owner it stands in for
+        self.targets: dict[int, int | None] = {}  # every node asked -> owner it stands in for
+        self.expected = 0  # replies to wait for before read repair
         self.check_at = 0.0  # when unanswered targets are next suspected
 
 
@@ -232,8 +232,9 @@ class Coordinators:
         self, coord: int, req: int, op: _Read, targets: dict[int, int | None]
     ) -> None:
         # Register every target before sending: a local target answers at once.
-        op.tried.extend(targets)
-        op.waiting.update(targets)
+        # `targets` may be shared (a cached replica set): never mutate it.
+        op.targets = {**op.targets, **targets} if op.targets else targets
+        op.expected = len(op.replies) + len(targets)
         msg = Get(req, op.key)  # one message object shared by every target
         send = self.net.send
         for node in targets:
@@ -258,7 +259,6 @@ class Coordinators:
         op = self.reads[dst].get(msg.req)
         if op is None or src in op.replies:
             return
-        op.waiting.pop(src, None)
         siblings = msg.siblings
         op.replies[src] = siblings
         if not op.merged:
@@ -276,23 +276,22 @@ class Coordinators:
                 op.reply(
                     ReadResult(Status.OK, tuple(v.value for v in merged), merged_context(merged))
                 )
-        if not op.waiting:
+        if len(op.replies) >= op.expected:
             self._finish_read(dst, msg.req, op)
 
     def _read_timer(self, coord: int, req: int) -> None:
         op = self.reads[coord].get(req)
         if op is None:
             return
-        late = list(op.waiting)
+        late = [n for n in op.targets if n not in op.replies]
         for node in late:
             self.suspected[coord][node] = self.env.now + SUSPECT_MS
         if op.done or not self.sloppy or not late:
             self._finish_read(coord, req, op)
             return
         extra: dict[int, int | None] = {}
-        owners = [op.waiting[n] if op.waiting[n] is not None else n for n in late]
-        self._stand_in(coord, op.key, extra, owners, exclude=set(op.tried))
-        op.waiting.clear()
+        owners = [op.targets[n] if op.targets[n] is not None else n for n in late]
+        self._stand_in(coord, op.key, extra, owners, exclude=set(op.targets))
         if not extra:
             self._finish_read(coord, req, op)
             return
