@@ -1,11 +1,29 @@
-"""Every Hypothesis strategy of the suite: small scenarios with generated fault schedules."""
+"""Every Hypothesis strategy of the suite, one section per subject.
+
+Runs (scenarios with generated fault schedules), vector clocks and sibling
+sets, histories for the linearizability checker, latency distributions, and
+the shop's product rows. Every strategy is bounded so that examples stay small.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import strategies as st
 
-from sim.distributions import Exponential
+from sim.distributions import (
+    Constant,
+    Empirical,
+    Exponential,
+    Lognormal,
+    Mixture,
+    Pareto,
+    Uniform,
+)
+from sim.history import Op
 from sim.scenario import ClusterConfig, FaultSpec, NetworkConfig, Scenario, WorkloadConfig
+from sim.shop.model import ProductRow, Reservation
+from sim.vclock import VClock, Versioned, add_version, merge_siblings, merged_context
 
 
 @st.composite
@@ -110,3 +128,293 @@ def scenarios(
         duration_ms=duration,
         settle_ms=3000.0,
     )
+
+
+# --------------------------------------------------------------------------- vector clocks
+
+NODES = st.integers(0, 5)
+
+
+@st.composite
+def vclocks(draw: st.DrawFn, max_nodes: int = 5, max_counter: int = 4) -> VClock:
+    """Small clocks over few nodes and counters, so that equal and comparable pairs are common.
+
+    Timestamps are drawn freely (few distinct values, so ties happen): they must
+    never influence order, only equality, merge tie-breaks and pruning.
+    """
+    counters = draw(
+        st.dictionaries(st.integers(0, max_nodes - 1), st.integers(1, max_counter), max_size=5)
+    )
+    return VClock((n, c, float(draw(st.integers(0, 3)))) for n, c in counters.items())
+
+
+@st.composite
+def causal_puts(draw: st.DrawFn, max_puts: int = 12, nodes: int = 4) -> list[Versioned]:
+    """Writes as the eventual mode makes them, returned in creation order.
+
+    A small system of nodes, each with a sibling set: a client reads the states
+    of a random subset of nodes, the coordinator adds a version with the read's
+    merged clock as context and its next dot, and ships its whole state to a
+    random subset of nodes (state-based replication, as the mode's puts,
+    handoff, read repair and anti-entropy all do). Values and timestamps are the
+    write's index.
+    """
+    count = draw(st.integers(1, max_puts))
+    issued = [0] * nodes  # the highest counter each node has handed out
+    states: list[tuple[Versioned, ...]] = [()] * nodes
+    puts: list[Versioned] = []
+    for i in range(count):
+        read_from = draw(st.lists(st.integers(0, nodes - 1), unique=True, max_size=nodes))
+        seen: tuple[Versioned, ...] = ()
+        for node in read_from:
+            seen = merge_siblings(seen, states[node])
+        coordinator = draw(st.integers(0, nodes - 1))
+        context = merged_context(seen)
+        counter = max(context.counter(coordinator), issued[coordinator]) + 1
+        issued[coordinator] = counter
+        version = Versioned.new(context, (coordinator, counter), i, float(i))
+        states[coordinator] = add_version(states[coordinator], version)
+        for node in draw(st.lists(st.integers(0, nodes - 1), unique=True, max_size=nodes)):
+            states[node] = merge_siblings(states[node], states[coordinator])
+        puts.append(version)
+    return puts
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> tuple[list[Versioned], list[Versioned], list[Versioned]]:
+    """A causal history and two delivery orders of it, each possibly with duplicates."""
+    puts = draw(causal_puts())
+    first = draw(st.permutations(puts))
+    second = draw(st.permutations(puts))
+    dupes = draw(st.lists(st.sampled_from(puts), max_size=4))
+    return puts, first + dupes, dupes + second
+
+
+# ---------------------------------------------------------- histories for the checker
+
+NEVER_WRITTEN = 999
+"""A register value the strategies never write."""
+
+register_values = st.integers(min_value=0, max_value=3)
+keys = st.sampled_from(["x", "y", None])
+
+
+def _pair(
+    process: int, f: str, key: object, value: object, out_type: str, out_value: object, t: int
+) -> list[Op]:
+    """An invoke and its completion, one tick apart."""
+    return [
+        Op(process, "invoke", f, key, value, float(t)),
+        Op(process, out_type, f, key, out_value, float(t + 1)),
+    ]
+
+
+@st.composite
+def sequential_register_histories(draw: st.DrawFn, max_ops: int = 20) -> list[Op]:
+    """A history with no concurrency, made by running the register model.
+
+    Ops run one after another on random keys and processes. A cas that does
+    not match is recorded as `fail`; some writes and cas end in `info`, and
+    whether they took effect is drawn (either way the history is linearizable).
+    The history ends with an ok read of every key it touched, so it has reads.
+    """
+    state: dict[object, object] = {}
+    ops: list[Op] = []
+    t = 0
+    for _ in range(draw(st.integers(min_value=0, max_value=max_ops))):
+        key = draw(keys)
+        process = draw(st.integers(min_value=0, max_value=3))
+        f = draw(st.sampled_from(["read", "write", "cas"]))
+        current = state.get(key)
+        if f == "read":
+            ops += _pair(process, "read", key, None, "ok", current, t)
+        elif f == "write":
+            v = draw(register_values)
+            if draw(st.booleans()):
+                ops += _pair(process, "write", key, v, "ok", v, t)
+                state[key] = v
+            else:
+                took_effect = draw(st.booleans())
+                ops += _pair(process, "write", key, v, "info", v, t)
+                if took_effect:
+                    state[key] = v
+        else:
+            expected = draw(st.one_of(st.just(current), register_values))
+            new = draw(register_values)
+            if draw(st.integers(0, 4)) == 0:
+                ops += _pair(process, "cas", key, [expected, new], "info", [expected, new], t)
+                if expected == current and draw(st.booleans()):
+                    state[key] = new
+            elif expected == current:
+                ops += _pair(process, "cas", key, [expected, new], "ok", [expected, new], t)
+                state[key] = new
+            else:
+                ops += _pair(process, "cas", key, [expected, new], "fail", [expected, new], t)
+        t += 2
+    for key in {op.key for op in ops} or {"x"}:
+        ops += _pair(0, "read", key, None, "ok", state.get(key), t)
+        t += 2
+    return ops
+
+
+@st.composite
+def sequential_kv_histories(draw: st.DrawFn, max_ops: int = 20) -> list[Op]:
+    """A sequential kv history (get, put, append) made by running the kv model."""
+    state: dict[object, str] = {}
+    ops: list[Op] = []
+    t = 0
+    for _ in range(draw(st.integers(min_value=0, max_value=max_ops))):
+        key = draw(keys)
+        process = draw(st.integers(min_value=0, max_value=3))
+        f = draw(st.sampled_from(["get", "put", "append"]))
+        if f == "get":
+            ops += _pair(process, "get", key, None, "ok", state.get(key, ""), t)
+        else:
+            v = draw(st.text(alphabet="ab", max_size=2))
+            ops += _pair(process, f, key, v, "ok", v, t)
+            state[key] = v if f == "put" else state.get(key, "") + v
+        t += 2
+    return ops
+
+
+@st.composite
+def concurrent_register_histories(draw: st.DrawFn, max_ops: int = 6) -> list[Op]:
+    """A random single-key register history with overlapping ops (mostly not linearizable).
+
+    Processes invoke and complete in a random interleaving with random
+    outcomes (ok, fail, info, or never completed) and random read results, so
+    that both verdicts occur. A process may invoke again after an info.
+    """
+    processes = draw(st.integers(min_value=1, max_value=3))
+    busy: dict[int, tuple[str, object]] = {}
+    ops: list[Op] = []
+    invoked = 0
+    t = 0
+    while invoked < max_ops or busy:
+        p = draw(st.integers(min_value=0, max_value=processes - 1))
+        if p in busy:
+            f, value = busy.pop(p)
+            outcome = draw(st.sampled_from(["ok", "ok", "ok", "fail", "info"]))
+            out = draw(st.one_of(st.none(), register_values)) if f == "read" else value
+            ops.append(Op(p, outcome, f, "x", out, float(t)))
+        elif invoked < max_ops:
+            f = draw(st.sampled_from(["read", "write", "cas"]))
+            if f == "read":
+                value: object = None
+            elif f == "write":
+                value = draw(register_values)
+            else:
+                value = [draw(st.one_of(st.none(), register_values)), draw(register_values)]
+            busy[p] = (f, value)
+            ops.append(Op(p, "invoke", f, "x", value, float(t)))
+            invoked += 1
+        elif draw(st.booleans()):
+            # Leave the rest open: their outcome is unknown.
+            break
+        t += 1
+    return ops
+
+
+def hard_register_history(writers: int) -> list[Op]:
+    """`writers` concurrent writes and a concurrent read of a value none wrote.
+
+    Not linearizable, but the search only learns that after trying every
+    subset of the writes (about writers * 2**writers steps with memoisation).
+    """
+    ops = [Op(p, "invoke", "write", "x", p, 0.0) for p in range(writers)]
+    ops.append(Op(writers, "invoke", "read", "x", None, 0.0))
+    ops += [Op(p, "ok", "write", "x", p, 1.0) for p in range(writers)]
+    ops.append(Op(writers, "ok", "read", "x", NEVER_WRITTEN, 1.0))
+    return ops
+
+
+op_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**40), max_value=2**40)
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@st.composite
+def exportable_histories(draw: st.DrawFn, max_ops: int = 12) -> list[Op]:
+    """Histories of any values, keys, errors and whole-ms times, with no op after an info.
+
+    Such histories survive to_edn and back unchanged (to_edn renumbers a
+    process only when it invokes again after an info).
+    """
+    ops = []
+    t = 0
+    for _ in range(draw(st.integers(min_value=0, max_value=max_ops))):
+        t += draw(st.integers(min_value=0, max_value=5))
+        ops.append(
+            Op(
+                draw(st.integers(min_value=0, max_value=4) | st.just("nemesis")),
+                draw(st.sampled_from(["invoke", "ok", "fail"])),
+                draw(st.sampled_from(["read", "write", "cas", "order", "start"])),
+                draw(st.none() | st.text(max_size=4)),
+                draw(op_values),
+                float(t),
+                draw(st.none() | st.sampled_from(["timed-out", "no leader", "x:y"])),
+                draw(st.none() | st.integers(min_value=0, max_value=9)),
+            )
+        )
+    return ops
+
+
+# --------------------------------------------------------------------------- latency distributions
+
+positive = st.floats(min_value=5e-324, max_value=1e300, allow_nan=False, allow_infinity=False)
+nonnegative = st.floats(min_value=0.0, max_value=1e300, allow_nan=False, allow_infinity=False)
+real = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False)
+
+
+@st.composite
+def uniforms(draw: st.DrawFn) -> Uniform:
+    low = draw(nonnegative)
+    return Uniform(low, draw(st.floats(min_value=low, max_value=1.7e308)))
+
+
+leaf_dists = st.one_of(
+    st.builds(Constant, nonnegative),
+    uniforms(),
+    st.builds(Exponential, positive),
+    st.builds(Lognormal, real, st.floats(min_value=0.0, max_value=100.0)),
+    st.builds(Pareto, positive, positive),
+    st.builds(Empirical, st.lists(nonnegative, min_size=1, max_size=20).map(tuple)),
+)
+dists = st.recursive(
+    leaf_dists,
+    lambda inner: st.builds(
+        Mixture, st.lists(st.tuples(positive, inner), min_size=1, max_size=4).map(tuple)
+    ),
+    max_leaves=6,
+)
+
+
+# --------------------------------------------------------------------------- shop rows
+
+
+@st.composite
+def sibling_rows(draw: st.DrawFn, base: ProductRow, max_rows: int = 4) -> list[ProductRow]:
+    """Versions of `base` as clients on different sides of a partition write them.
+
+    Every reservation has the same size (the workload's units_per_order), each
+    row holds at most `inventory` units (its writer checked stock before
+    reserving), and rows overlap in the orders they saw.
+    """
+    units = draw(st.integers(1, 2))
+    pool = [
+        Reservation(f"o{i}", i, units, float(draw(st.integers(0, 50))))
+        for i in range(draw(st.integers(1, 8)))
+    ]
+    rows = []
+    for r in range(draw(st.integers(1, max_rows))):
+        chosen = draw(st.lists(st.sampled_from(pool), unique_by=lambda x: x.order_id))
+        chosen = chosen[: base.inventory // units]
+        rows.append(
+            dataclasses.replace(base, tag=f"w{r}", written_ms=float(r), reservations=tuple(chosen))
+        )
+    return rows

@@ -27,6 +27,7 @@ from sim.distributions import (
     parse_distribution,
 )
 from sim.errors import ScenarioError
+from tests.strategies import dists
 
 N = 200_000  # draws per statistical check
 Z = 5.0  # tolerance in standard errors: a false alarm about once in 3.5 million runs
@@ -309,33 +310,6 @@ def test_sampler_rejects_bad_block_and_pickling() -> None:
 
 
 # --------------------------------------------------------------------------- properties
-
-positive = st.floats(min_value=5e-324, max_value=1e300, allow_nan=False, allow_infinity=False)
-nonnegative = st.floats(min_value=0.0, max_value=1e300, allow_nan=False, allow_infinity=False)
-real = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False)
-
-
-@st.composite
-def uniforms(draw: st.DrawFn) -> Uniform:
-    low = draw(nonnegative)
-    return Uniform(low, draw(st.floats(min_value=low, max_value=1.7e308)))
-
-
-leaf_dists = st.one_of(
-    st.builds(Constant, nonnegative),
-    uniforms(),
-    st.builds(Exponential, positive),
-    st.builds(Lognormal, real, st.floats(min_value=0.0, max_value=100.0)),
-    st.builds(Pareto, positive, positive),
-    st.builds(Empirical, st.lists(nonnegative, min_size=1, max_size=20).map(tuple)),
-)
-dists = st.recursive(
-    leaf_dists,
-    lambda inner: st.builds(
-        Mixture, st.lists(st.tuples(positive, inner), min_size=1, max_size=4).map(tuple)
-    ),
-    max_leaves=6,
-)
 
 
 @given(dist=dists, seed=st.integers(0, 2**32 - 1))

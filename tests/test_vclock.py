@@ -20,7 +20,7 @@ from sim.vclock import (
     merge_siblings,
     merged_context,
 )
-from tests.strategies_vclock import causal_puts, deliveries, vclocks
+from tests.strategies import causal_puts, deliveries, vclocks
 
 FLIP = {BEFORE: AFTER, AFTER: BEFORE, EQUAL: EQUAL, CONCURRENT: CONCURRENT}
 

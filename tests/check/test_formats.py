@@ -12,8 +12,7 @@ from sim.check import check, detect_format, load_history, parse_history, to_edn
 from sim.check.formats import Keyword, parse_edn
 from sim.errors import HistoryError
 from sim.history import History, Op
-
-from .strategies import exportable_histories
+from tests.strategies import exportable_histories
 
 JEPSEN_LOG = (
     "INFO  jepsen.util - 0\t:invoke\t:read\tnil\n"

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from sim.check import KV, REGISTER, CheckResult, Verdict, check
 from sim.errors import HistoryError
 from sim.history import Op
-
-from .strategies import (
+from tests.strategies import (
     NEVER_WRITTEN,
     concurrent_register_histories,
     hard_register_history,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 
 from hypothesis import event, given
-from hypothesis import strategies as st
 
 from sim.shop.model import ProductRow, Reservation
 from sim.shop.resolvers import lww, merge_orders
+from tests.strategies import sibling_rows
 
 BASE = ProductRow(
     tag="init",
@@ -22,36 +22,6 @@ BASE = ProductRow(
 )
 
 
-@st.composite
-def sibling_rows(draw: st.DrawFn, max_rows: int = 4) -> list[ProductRow]:
-    """Rows as clients on different sides of a partition write them.
-
-    Every reservation has the same size (the workload's units_per_order), each
-    row holds at most `inventory` units (its writer checked stock before
-    reserving), and rows overlap in the orders they saw.
-    """
-    units = draw(st.integers(1, 2))
-    pool = [
-        Reservation(f"o{i}", i, units, float(draw(st.integers(0, 50))))
-        for i in range(draw(st.integers(1, 8)))
-    ]
-    rows = []
-    for r in range(draw(st.integers(1, max_rows))):
-        chosen = draw(st.lists(st.sampled_from(pool), unique_by=lambda x: x.order_id))
-        chosen = chosen[: BASE.inventory // units]
-        rows.append(
-            ProductRow(
-                **{
-                    **_fields(BASE),
-                    "tag": f"w{r}",
-                    "written_ms": float(r),
-                    "reservations": tuple(chosen),
-                }
-            )
-        )
-    return rows
-
-
 def _fields(row: ProductRow) -> dict:
     return {name: getattr(row, name) for name in row.__slots__}
 
@@ -60,7 +30,7 @@ def ids(row: ProductRow) -> set[str]:
     return {r.order_id for r in row.reservations}
 
 
-@given(sibling_rows())
+@given(sibling_rows(BASE))
 def test_merge_orders_is_commutative_and_keeps_every_reservation(rows: list[ProductRow]) -> None:
     merged = merge_orders(rows)
     for perm in itertools.islice(itertools.permutations(rows), 6):
@@ -71,7 +41,7 @@ def test_merge_orders_is_commutative_and_keeps_every_reservation(rows: list[Prod
     event(f"cancelled: {'some' if cancelled else 'none'}")
 
 
-@given(sibling_rows(max_rows=3))
+@given(sibling_rows(BASE, max_rows=3))
 def test_merge_orders_is_associative_and_idempotent(rows: list[ProductRow]) -> None:
     a, b, c = (rows * 3)[:3]
     assert merge_orders([merge_orders([a, b]), c]) == merge_orders([a, merge_orders([b, c])])
