@@ -96,12 +96,21 @@ def figure(results: list[tuple[str, Result]], out: Path) -> None:
     for fault in scenario.faults:
         end = fault.end_ms if fault.end_ms is not None else scenario.end_ms
         ax.axvspan(fault.start_ms / 1000, end / 1000, color="0.9", zorder=0)
-    ax.text(
-        scenario.faults[0].start_ms / 1000 + 0.2, stock * 0.05, "partition 2|3", color="0.4"
-    ) if scenario.faults else None
+        ax.text(fault.start_ms / 1000 + 0.2, stock * 0.05, fault.kind, color="0.4")
     for mode, result in results:
         times, units = acknowledged_over_time(result)
-        ax.step(times, units, where="post", label=f"{mode}")
+        (line,) = ax.step(times, units, where="post", label=f"{mode}")
+        apologies = result.metrics["apologies"]
+        if apologies:
+            # What the customers keep once the merge has cancelled the oversold orders.
+            kept = units[-1] - apologies * scenario.workload.units_per_order
+            ax.annotate(
+                f"{mode} after the merge: {kept} kept, {apologies} apologies",
+                xy=(times[-1], kept),
+                xytext=(times[-1] * 0.5, kept * 0.25),
+                color=line.get_color(),
+                arrowprops={"arrowstyle": "->", "color": line.get_color()},
+            )
     ax.axhline(stock, color="black", linestyle="--", linewidth=1, label=f"stock ({stock})")
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("units acknowledged to customers")
