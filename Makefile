@@ -31,6 +31,7 @@ test: $(STAMP_TEST)
 bench: $(STAMP_TEST)
 	$(PY) benchmarks/engine.py
 	$(PY) benchmarks/checker.py
+	$(PY) benchmarks/sweep.py
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check .
