@@ -132,8 +132,8 @@ class StoreClient:
     ) -> Proc:
         """Record the invoke, run `start(*args, reply)`, wait for reply or deadline, record."""
         env = self.env
-        history = self.history
-        history.append(Op(self.process, INVOKE, f, key, shown, env.now))
+        record = self.history.ops.append
+        record(Op(self.process, INVOKE, f, key, shown, env.now))
         if self.home in self.links.down:
             result = timeout_result.__class__(Status.FAIL, error="node-down")
         else:
@@ -141,7 +141,8 @@ class StoreClient:
             start(*args, pending.reply)
             if not pending.event.triggered:
                 self._current = pending
-                self._arm(deadline)
+                if self._timer_at is None or self._timer_at > deadline:
+                    self._arm(deadline)
             result = yield pending.event
             self._current = None
         status = result.status
@@ -154,7 +155,7 @@ class StoreClient:
             if f == "read":
                 shown = None
         version = result.version
-        history.append(
+        record(
             Op(
                 self.process,
                 _OUTCOME[status],
