@@ -20,6 +20,7 @@ context: a check on one quorum, not a global one.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -140,6 +141,10 @@ class Coordinators:
         self._ids = itertools.count(1)
         self._replica_targets: dict[str, dict[int, None]] = {}
         self._sweeping = False
+        self._period = peer_timeout_ms / SWEEPS_PER_TIMEOUT
+        # (due time, coordinator, request, is a write), in time order
+        self._due: deque[tuple[float, int, int, bool]] = deque()
+        self._expiries: deque[tuple[float, int, int]] = deque()
         self.pruned = 0
         self.hinted = 0
         self.read_repairs = 0
@@ -243,8 +248,7 @@ class Coordinators:
             else:
                 send(coord, node, msg)
         op.check_at = self.env.now + self.peer_timeout_ms
-        if not self._sweeping:
-            self._watch()
+        self._due_at(op.check_at, coord, req, False)
 
     def _on_get(self, src: int, dst: int, msg: Get) -> None:
         reply = GetReply(msg.req, msg.key, self.storage[dst].visible(msg.key))
@@ -364,6 +368,7 @@ class Coordinators:
         op = _Write(key, version, storage.visible(key), self.w, reply)
         self.writes[coord][req] = op
         op.expire_at = self.env.now + self.peer_timeout_ms * EXPIRE_ROUNDS
+        self._expiries.append((op.expire_at, coord, req))
         self._dispatch_write(coord, req, op, self._first_targets(coord, key))
 
     def _dispatch_write(
@@ -376,8 +381,7 @@ class Coordinators:
                 self.hinted += 1
             self._send(coord, node, Put(req, op.key, op.state, owner), self._on_put)
         op.check_at = self.env.now + self.peer_timeout_ms
-        if not self._sweeping:
-            self._watch()
+        self._due_at(op.check_at, coord, req, True)
 
     def _on_put(self, src: int, dst: int, msg: Put) -> None:
         if msg.hint is None:
@@ -421,39 +425,43 @@ class Coordinators:
 
     # ------------------------------------------------------------------ time-outs
 
-    def _watch(self) -> None:
-        """Make sure a sweep is coming: one timer for all requests, not one per request."""
+    def _due_at(self, when: float, coord: int, req: int, is_write: bool) -> None:
+        """Note when a request's peer time-out is next due; make sure a sweep is coming."""
+        self._due.append((when, coord, req, is_write))
         if not self._sweeping:
             self._sweeping = True
-            call_later(self.env, self.peer_timeout_ms / SWEEPS_PER_TIMEOUT, self._sweep)
+            call_later(self.env, max(when - self.env.now, self._period), self._sweep)
 
     def _sweep(self) -> None:
-        """Run the peer time-out of every request whose `check_at` has passed.
+        """Run the peer time-outs that are due, and forget writes that expired.
 
-        A time-out thus fires up to peer_timeout_ms / SWEEPS_PER_TIMEOUT late;
-        one periodic timer while requests are pending keeps the event heap small
-        (a timer per request doubled the cost of a quorum read).
+        One timer for all requests, not one per request (a timer each doubled
+        the cost of a quorum read): due times are appended in time order (now +
+        a constant), so the sweep pops only what has expired. It runs at most
+        SWEEPS_PER_TIMEOUT times per peer time-out, so a time-out fires up to
+        peer_timeout_ms / SWEEPS_PER_TIMEOUT late.
         """
         now = self.env.now
-        pending = False
-        for coord in range(len(self.storage)):
-            reads = self.reads[coord]
-            if reads:
-                for req, op in list(reads.items()):
-                    if op.check_at <= now:
-                        self._read_timer(coord, req)
-                pending = pending or bool(reads)
-            writes = self.writes[coord]
-            if writes:
-                for req, op in list(writes.items()):
-                    if op.expire_at <= now:
-                        del writes[req]
-                    elif op.check_at <= now:
-                        self._write_timer(coord, req)
-                pending = pending or bool(writes)
+        due = self._due
+        while due and due[0][0] <= now:
+            _, coord, req, is_write = due.popleft()
+            if is_write:
+                op = self.writes[coord].get(req)
+                if op is not None and op.check_at <= now:
+                    self._write_timer(coord, req)
+            else:
+                op = self.reads[coord].get(req)
+                if op is not None and op.check_at <= now:
+                    self._read_timer(coord, req)
+        expiries = self._expiries
+        while expiries and expiries[0][0] <= now:
+            _, coord, req = expiries.popleft()
+            self.writes[coord].pop(req, None)
         self._sweeping = False
-        if pending:
-            self._watch()
+        head = min((q[0][0] for q in (due, expiries) if q), default=None)
+        if head is not None:
+            self._sweeping = True
+            call_later(self.env, max(head - now, self._period), self._sweep)
 
     # ------------------------------------------------------------------ faults
 
