@@ -141,3 +141,24 @@ def test_anti_entropy_converges_and_in_sync_replicas_exchange_one_message() -> N
     after = world.network.stats()["by_kind"]["sync"]["sent"]
     rounds = mode.stats()["anti_entropy_rounds"] - stats["anti_entropy_rounds"]
     assert rounds > 0 and after - before == rounds
+
+
+def test_peer_time_outs_fire_on_time_while_older_writes_wait_to_expire() -> None:
+    """A stand-in is tried one peer time-out after the silence, not at some later sweep."""
+    world = build_world(nodes=5)
+    mode = eventual(world, sloppy_quorum=True, peer_timeout_ms=50.0)
+    key = "k"
+    mode.load(key, "v0")
+    replicas = world.ring.preference_list(key, 3)
+    home = next(n for n in range(5) if n not in replicas)
+    mode.write(home, key, "before", None, False, lambda r: None)  # leaves an expiry pending
+    world.env.run(until=100)
+    world.links.add_cut(
+        partition_cut(
+            [[home, *[n for n in range(5) if n not in replicas]]], 5, rest_is_bridge=False
+        )
+    )
+    acks: list = []
+    mode.write(home, key, "during", None, False, lambda r: acks.append(world.env.now))
+    world.env.run(until=1000)
+    assert acks and acks[0] - 100 < 2 * 50.0 + 20.0  # one time-out, a sweep, a round trip

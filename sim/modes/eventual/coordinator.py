@@ -140,7 +140,7 @@ class Coordinators:
         self.writes: list[dict[int, _Write]] = [{} for _ in storage]
         self._ids = itertools.count(1)
         self._replica_targets: dict[str, dict[int, None]] = {}
-        self._sweeping = False
+        self._sweep_at: float | None = None  # when the live sweep timer fires
         self._period = peer_timeout_ms / SWEEPS_PER_TIMEOUT
         # (due time, coordinator, request, is a write), in time order
         self._due: deque[tuple[float, int, int, bool]] = deque()
@@ -428,11 +428,17 @@ class Coordinators:
     def _due_at(self, when: float, coord: int, req: int, is_write: bool) -> None:
         """Note when a request's peer time-out is next due; make sure a sweep is coming."""
         self._due.append((when, coord, req, is_write))
-        if not self._sweeping:
-            self._sweeping = True
-            call_later(self.env, max(when - self.env.now, self._period), self._sweep)
+        self._schedule_sweep(when)
 
-    def _sweep(self) -> None:
+    def _schedule_sweep(self, when: float) -> None:
+        # At most one live sweep timer: an earlier need replaces a later timer,
+        # whose tick then finds itself stale (timers are not cancellable).
+        when = max(when, self.env.now + self._period)
+        if self._sweep_at is None or when < self._sweep_at:
+            self._sweep_at = when
+            call_later(self.env, when - self.env.now, self._sweep, when)
+
+    def _sweep(self, at: float) -> None:
         """Run the peer time-outs that are due, and forget writes that expired.
 
         One timer for all requests, not one per request (a timer each doubled
@@ -441,6 +447,9 @@ class Coordinators:
         SWEEPS_PER_TIMEOUT times per peer time-out, so a time-out fires up to
         peer_timeout_ms / SWEEPS_PER_TIMEOUT late.
         """
+        if at != self._sweep_at:
+            return  # superseded by an earlier sweep
+        self._sweep_at = None
         now = self.env.now
         due = self._due
         while due and due[0][0] <= now:
@@ -457,11 +466,9 @@ class Coordinators:
         while expiries and expiries[0][0] <= now:
             _, coord, req = expiries.popleft()
             self.writes[coord].pop(req, None)
-        self._sweeping = False
         head = min((q[0][0] for q in (due, expiries) if q), default=None)
         if head is not None:
-            self._sweeping = True
-            call_later(self.env, max(head - now, self._period), self._sweep)
+            self._schedule_sweep(head)
 
     # ------------------------------------------------------------------ faults
 
