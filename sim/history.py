@@ -96,11 +96,6 @@ class History:
     def __getitem__(self, i: int) -> Op:
         return self.ops[i]
 
-    def select(self, fs: Iterable[str]) -> list[Op]:
-        """The ops whose `f` is one of `fs` (a checker's own operations)."""
-        wanted = frozenset(fs)
-        return [op for op in self.ops if op.f in wanted]
-
     def to_jsonl(self) -> str:
         """One JSON object per line, keys in a fixed order: byte-identical for equal histories."""
         return "".join(json.dumps(op.to_dict(), separators=(",", ":")) + "\n" for op in self.ops)

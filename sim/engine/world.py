@@ -23,11 +23,3 @@ class World:
     links: LinkState
     streams: Streams
     nodes: int
-
-    def reachable(self, src: int, dst: int) -> bool:
-        """Whether a message from src to dst would pass the faults right now (no loss drawn).
-
-        Protocols may not use this to cheat (a real node cannot know); it exists
-        for the simulator's own monitors and for tests.
-        """
-        return not (self.links.active and self.links.blocked(src, dst))

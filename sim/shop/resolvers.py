@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from sim.scenario import Resolver
 from sim.shop.model import OrderRow, ProductRow, Reservation, UserRow, status_rank
-
-Resolver = Callable[[Sequence[Any]], Any]
 
 
 def lww(siblings: Sequence[Any]) -> Any:
