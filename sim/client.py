@@ -45,6 +45,10 @@ def siblings_token(siblings: tuple[Value, ...]) -> Any:
     return sorted(token(v) for v in siblings)
 
 
+_OK = Status.OK
+_op = tuple.__new__
+"""Builds an Op without NamedTuple's Python-level __new__ (2 ops per request, the hot path)."""
+
 _READ_TIMEOUT = ReadResult(Status.TIMEOUT, error="timeout")
 _WRITE_TIMEOUT = WriteResult(Status.TIMEOUT, error="timeout")
 
@@ -52,17 +56,25 @@ _WRITE_TIMEOUT = WriteResult(Status.TIMEOUT, error="timeout")
 class _Pending:
     """One outstanding request: the first of its reply or its client's deadline wins."""
 
-    __slots__ = ("deadline", "event", "timeout_result")
+    __slots__ = ("deadline", "event", "open", "timeout_result")
 
     def __init__(self, env: simpy.Environment, deadline: float, timeout_result: Any) -> None:
         self.event = env.event()
         self.deadline = deadline
         self.timeout_result = timeout_result
+        self.open = True  # neither answered nor timed out (cheaper than event.triggered)
 
     def reply(self, result: Any) -> None:
         """The mode's answer (ignored if the deadline already passed)."""
-        if not self.event.triggered:
+        if self.open:
+            self.open = False
             self.event.succeed(result)
+
+    def expire(self) -> None:
+        """The deadline passed first: answer with the time-out result."""
+        if self.open:
+            self.open = False
+            self.event.succeed(self.timeout_result)
 
 
 class StoreClient:
@@ -113,10 +125,10 @@ class StoreClient:
             return  # superseded by an earlier deadline
         self._timer_at = None
         pending = self._current
-        if pending is None or pending.event.triggered:
+        if pending is None or not pending.open:
             return
         if pending.deadline <= self.env.now:
-            pending.event.succeed(pending.timeout_result)
+            pending.expire()
         else:
             self._arm(pending.deadline)
 
@@ -133,40 +145,35 @@ class StoreClient:
         """Record the invoke, run `start(*args, reply)`, wait for reply or deadline, record."""
         env = self.env
         record = self.history.ops.append
-        record(Op(self.process, INVOKE, f, key, shown, env.now))
+        record(_op(Op, (self.process, INVOKE, f, key, shown, env._now, None, None)))
         if self.home in self.links.down:
             result = timeout_result.__class__(Status.FAIL, error="node-down")
         else:
             pending = _Pending(env, deadline, timeout_result)
             start(*args, pending.reply)
-            if not pending.event.triggered:
+            if pending.open:
                 self._current = pending
                 if self._timer_at is None or self._timer_at > deadline:
                     self._arm(deadline)
             result = yield pending.event
             self._current = None
         status = result.status
-        if status is Status.OK:
+        if status is _OK:
             error = None
             if f == "read":
-                shown = siblings_token(result.siblings)
+                siblings = result.siblings
+                if len(siblings) == 1:  # siblings_token() inlined for the usual case
+                    shown = getattr(siblings[0], "tag", siblings[0])
+                else:
+                    shown = siblings_token(siblings)
         else:
             error = result.error or status.value
             if f == "read":
                 shown = None
         version = result.version
-        record(
-            Op(
-                self.process,
-                _OUTCOME[status],
-                f,
-                key,
-                shown,
-                env.now,
-                error,
-                None if version is None else self.mode.export_version(version),
-            )
-        )
+        if version is not None:
+            version = self.mode.export_version(version)
+        record(_op(Op, (self.process, _OUTCOME[status], f, key, shown, env._now, error, version)))
         return result
 
     def read(self, key: str, deadline: float) -> Proc:

@@ -50,10 +50,11 @@ class VClock:
         ValueError: a repeated node, a counter < 1, a non-finite timestamp.
     """
 
-    __slots__ = ("_by_node", "_entries")
+    __slots__ = ("_by_node", "_entries", "_json")
 
     _entries: tuple[Entry, ...]
     _by_node: dict[int, Entry]
+    _json: dict[str, int]
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         checked = []
@@ -115,8 +116,16 @@ class VClock:
         return 0 if e is None else e[1]
 
     def to_json(self) -> dict[str, int]:
-        """{node id as str: counter}, in node order (timestamps left out)."""
-        return {str(n): c for n, c, _ in self._entries}
+        """{node id as str: counter}, in node order (timestamps left out).
+
+        Computed once per clock and shared: a history records the same clock
+        for many reads, so its ops share one dict. Callers must not mutate it.
+        """
+        try:
+            return self._json
+        except AttributeError:  # first call: the slot is still empty
+            _set_json(self, {str(n): c for n, c, _ in self._entries})
+            return self._json
 
     # ------------------------------------------------------------------ new clocks
 
@@ -226,6 +235,7 @@ class VClock:
 
 _set_entries = VClock._entries.__set__  # slot setters: bypass the immutability guard
 _set_by_node = VClock._by_node.__set__
+_set_json = VClock._json.__set__
 _new = object.__new__
 
 

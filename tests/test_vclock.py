@@ -66,6 +66,16 @@ def test_increment_counts_per_node_and_stamps_time() -> None:
     assert a.increment(2, 13.0).compare(a) is AFTER
 
 
+def test_to_json_is_computed_once_and_leaves_the_clock_a_value() -> None:
+    a = VClock([(3, 2, 1.0), (1, 4, 2.0)])
+    first = a.to_json()
+    assert first == {"1": 4, "3": 2} and list(first) == ["1", "3"]
+    assert a.to_json() is first  # cached: a history's ops share it
+    twin = pickle.loads(pickle.dumps(a))
+    assert twin == a and hash(twin) == hash(a) and twin.to_json() == first
+    assert a.merge(VClock([(1, 5, 3.0)])).to_json() == {"1": 5, "3": 2}
+
+
 def test_merge_keeps_larger_counter_and_on_a_tie_the_later_timestamp() -> None:
     a = VClock([(0, 3, 1.0), (1, 1, 2.0), (2, 5, 9.0)])
     b = VClock([(0, 2, 7.0), (1, 1, 4.0), (3, 1, 0.5)])

@@ -71,6 +71,8 @@ class EventualMode(LocalLocks):
             else None
         )
         self._keys: dict[str, None] = {}
+        # Reads go straight to the coordinators: one call less per request (the hot path).
+        self.read = self.coordinators.read  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ client API
 

@@ -34,6 +34,7 @@ from sim.modes.eventual.storage import NodeStorage, Siblings, merge_into
 from sim.vclock import VClock, Versioned, add_version, merged_context
 
 _EMPTY = VClock()
+_OK = Status.OK
 
 SUSPECT_MS = 1000.0
 """How long a replica that did not answer stays suspected, unless it speaks first."""
@@ -169,13 +170,7 @@ class Coordinators:
     def _first_targets(self, coord: int, key: str) -> dict[int, int | None]:
         """Target -> the replica it stands in for (None for a replica itself)."""
         if not self.sloppy or not self.suspected[coord]:
-            # Shared and never mutated: the request copies what it keeps.
-            targets = self._replica_targets.get(key)
-            if targets is None:
-                targets = self._replica_targets[key] = dict.fromkeys(
-                    self.ring.preference_list(key, self.n)
-                )
-            return targets
+            return self._replicas(key)
         pref = self.ring.preference_list(key, self.n)
         targets: dict[int, int | None] = {}
         missing = []
@@ -186,6 +181,15 @@ class Coordinators:
                 missing.append(node)
         if missing:
             self._stand_in(coord, key, targets, missing, exclude=())
+        return targets
+
+    def _replicas(self, key: str) -> dict[int, None]:
+        """The key's N replicas as targets: cached, shared, never mutated (callers copy)."""
+        targets = self._replica_targets.get(key)
+        if targets is None:
+            targets = self._replica_targets[key] = dict.fromkeys(
+                self.ring.preference_list(key, self.n)
+            )
         return targets
 
     def _stand_in(
@@ -216,22 +220,28 @@ class Coordinators:
 
     # ------------------------------------------------------------------ reads
 
-    def read(self, coord: int, key: str, reply: Reply) -> None:
-        """Quorum read; replies ReadResult(OK, values, merged clock) after R replies."""
-        self.start_read(coord, key, None, reply)
-
-    def start_read(
+    def read(
         self,
         coord: int,
         key: str,
-        on_quorum: Callable[[Siblings], None] | None,
-        reply: Reply | None = None,
+        reply: Reply | None,
+        on_quorum: Callable[[Siblings], None] | None = None,
     ) -> None:
-        """Begin a quorum read; at R replies call `on_quorum(merged)` or answer `reply`."""
+        """Quorum read: at R replies answer `reply` with ReadResult(OK, values, merged clock).
+
+        Given `on_quorum` instead (a conditional write's check), call
+        `on_quorum(merged siblings)` at R replies. This is the hot path of
+        every mode's request (benchmarks/engine.py): the usual case, no
+        suspected replica, takes the cached replica set and no helper calls.
+        """
         req = next(self._ids)
         op = _Read(key, self.r, on_quorum, reply)
         self.reads[coord][req] = op
-        self._dispatch_read(coord, req, op, self._first_targets(coord, key))
+        if self.sloppy and self.suspected[coord]:
+            targets = self._first_targets(coord, key)
+        else:
+            targets = self._replica_targets.get(key) or self._replicas(key)
+        self._dispatch_read(coord, req, op, targets)
 
     def _dispatch_read(
         self, coord: int, req: int, op: _Read, targets: dict[int, int | None]
@@ -247,11 +257,18 @@ class Coordinators:
                 self._on_get(coord, coord, msg)  # local: no network hop
             else:
                 send(coord, node, msg)
-        op.check_at = self.env.now + self.peer_timeout_ms
-        self._due_at(op.check_at, coord, req, False)
+        op.check_at = when = self.env._now + self.peer_timeout_ms
+        self._due.append((when, coord, req, False))
+        if self._sweep_at is None or when < self._sweep_at:
+            self._schedule_sweep(when)
 
     def _on_get(self, src: int, dst: int, msg: Get) -> None:
-        reply = GetReply(msg.req, msg.key, self.storage[dst].visible(msg.key))
+        store = self.storage[dst]
+        if store.own or store.hints:
+            siblings = store.visible(msg.key)
+        else:
+            siblings = store.data.get(msg.key, ())  # visible() without the call: the usual case
+        reply = GetReply(msg.req, msg.key, siblings)
         if src == dst:
             self._on_get_reply(dst, dst, reply)
         else:
@@ -261,26 +278,27 @@ class Coordinators:
         if self.suspected[dst]:
             self.suspected[dst].pop(src, None)
         op = self.reads[dst].get(msg.req)
-        if op is None or src in op.replies:
+        if op is None:
+            return
+        replies = op.replies
+        if src in replies:
             return
         siblings = msg.siblings
-        op.replies[src] = siblings
-        if not op.merged:
-            op.merged = siblings
-        elif siblings is not op.merged and siblings != op.merged:
-            op.merged = merge_into(op.merged, siblings)
-        if not op.done and len(op.replies) >= op.need:
+        replies[src] = siblings
+        merged = op.merged
+        if not merged:
+            op.merged = merged = siblings
+        elif siblings is not merged and siblings != merged:
+            op.merged = merged = merge_into(merged, siblings)
+        if not op.done and len(replies) >= op.need:
             op.done = True
-            merged = op.merged
             if op.reply is None:
                 op.on_quorum(merged)
             elif len(merged) == 1:
-                op.reply(ReadResult(Status.OK, (merged[0].value,), merged[0].clock))
+                op.reply(ReadResult(_OK, (merged[0].value,), merged[0].clock))
             else:
-                op.reply(
-                    ReadResult(Status.OK, tuple(v.value for v in merged), merged_context(merged))
-                )
-        if len(op.replies) >= op.expected:
+                op.reply(ReadResult(_OK, tuple(v.value for v in merged), merged_context(merged)))
+        if len(replies) >= op.expected:
             self._finish_read(dst, msg.req, op)
 
     def _read_timer(self, coord: int, req: int) -> None:
@@ -302,17 +320,16 @@ class Coordinators:
         self._dispatch_read(coord, req, op, extra)
 
     def _finish_read(self, coord: int, req: int, op: _Read) -> None:
-        """Read repair: send the merged set to every replier that lacked part of it."""
+        """Read repair: send the merged set to every replica that lacked part of it."""
         self.reads[coord].pop(req, None)
-        if not op.replies:
-            return
-        # Sibling tuples are canonical (sorted by clock), so equal sets are equal tuples.
+        # Sibling tuples are canonical (sorted by clock), so equal sets are equal
+        # tuples. A target is a replica of the key when it stands in for no one.
         merged = op.merged
-        replicas = self.ring.preference_list(op.key, self.n)
+        targets = op.targets
         for node, siblings in op.replies.items():
-            if node in replicas and siblings != merged:
+            if siblings is not merged and siblings != merged and targets[node] is None:
                 self.read_repairs += 1
-                self._send(coord, node, Repair(op.key, op.merged), self._on_repair)
+                self._send(coord, node, Repair(op.key, merged), self._on_repair)
 
     def _on_repair(self, src: int, dst: int, msg: Repair) -> None:
         self.storage[dst].merge(msg.key, msg.siblings)
@@ -341,7 +358,7 @@ class Coordinators:
             else:
                 self._put(coord, key, value, context, reply)
 
-        self.start_read(coord, key, check)
+        self.read(coord, key, None, check)
 
     def _new_version(self, coord: int, key: str, value: Any, context: VClock | None) -> Versioned:
         """A version with the client's context and a fresh dot of the coordinator."""
