@@ -214,14 +214,20 @@ def capsim(clients: int, sim_ms: float, seed: int, mode_name: str) -> tuple[int,
     return net.stats()["delivered"], sum(1 for op in history if op.type == "ok")
 
 
-def measure(fn: Any, repeats: int) -> tuple[float, int, int]:
-    """Median wall time, and the (identical) message and request counts, of several runs."""
-    times = []
+def measure(variants: dict[str, Any], repeats: int) -> dict[str, tuple[float, int, int]]:
+    """Median wall time, and the (identical) message and request counts, of each variant.
+
+    The variants take turns within each repeat, so a change in the machine's
+    load during the benchmark touches them all alike rather than one.
+    """
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    counts: dict[str, tuple[int, int]] = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        messages, requests = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), messages, requests
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            counts[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), *counts[name]) for name in variants}
 
 
 def main() -> None:
@@ -234,12 +240,13 @@ def main() -> None:
     args = parser.parse_args()
     c, t, s, r = args.clients, args.sim_ms, args.seed, args.repeats
     Sampler(Exponential(1.0), np.random.default_rng(0))  # warm imports
-    rows = [
-        ("bare SimPy (baseline)", measure(lambda: baseline(c, t, s), r)),
-        ("capsim network+client", measure(lambda: capsim(c, t, s, "echo"), r)),
-    ]
+    variants = {
+        "bare SimPy (baseline)": lambda: baseline(c, t, s),
+        "capsim network+client": lambda: capsim(c, t, s, "echo"),
+    }
     if EVENTUAL:
-        rows.append(("capsim eventual mode", measure(lambda: capsim(c, t, s, "eventual"), r)))
+        variants["capsim eventual mode"] = lambda: capsim(c, t, s, "eventual")
+    rows = list(measure(variants, r).items())
     base_wall, base_msgs, base_reqs = rows[0][1]
     print(
         f"{c} clients, N={N}, quorum {QUORUM}, exponential latency mean {MEAN_MS} ms, "
