@@ -53,28 +53,30 @@ _READ_TIMEOUT = ReadResult(Status.TIMEOUT, error="timeout")
 _WRITE_TIMEOUT = WriteResult(Status.TIMEOUT, error="timeout")
 
 
-class _Pending:
-    """One outstanding request: the first of its reply or its client's deadline wins."""
+class _Pending(simpy.Event):
+    """One outstanding request, as the event its client waits on.
 
-    __slots__ = ("deadline", "event", "open", "timeout_result")
+    The first of the mode's reply and the client's deadline triggers it; the
+    other is ignored. One object per request (the hot path).
+    """
 
     def __init__(self, env: simpy.Environment, deadline: float, timeout_result: Any) -> None:
-        self.event = env.event()
+        super().__init__(env)
         self.deadline = deadline
         self.timeout_result = timeout_result
-        self.open = True  # neither answered nor timed out (cheaper than event.triggered)
+        self.open = True  # neither answered nor timed out (cheaper than .triggered)
 
     def reply(self, result: Any) -> None:
         """The mode's answer (ignored if the deadline already passed)."""
         if self.open:
             self.open = False
-            self.event.succeed(result)
+            self.succeed(result)
 
     def expire(self) -> None:
         """The deadline passed first: answer with the time-out result."""
         if self.open:
             self.open = False
-            self.event.succeed(self.timeout_result)
+            self.succeed(self.timeout_result)
 
 
 class StoreClient:
@@ -155,7 +157,7 @@ class StoreClient:
                 self._current = pending
                 if self._timer_at is None or self._timer_at > deadline:
                     self._arm(deadline)
-            result = yield pending.event
+            result = yield pending
             self._current = None
         status = result.status
         if status is _OK:
