@@ -162,3 +162,41 @@ def test_peer_time_outs_fire_on_time_while_older_writes_wait_to_expire() -> None
     mode.write(home, key, "during", None, False, lambda r: acks.append(world.env.now))
     world.env.run(until=1000)
     assert acks and acks[0] - 100 < 2 * 50.0 + 20.0  # one time-out, a sweep, a round trip
+
+
+def test_reads_time_out_on_time_and_stay_in_due_order_when_sent_to_stand_ins() -> None:
+    """The sweep walks each coordinator's reads in insertion order and stops at the first
+    not yet due; a read sent on to stand-ins must move to the back, or later reads'
+    time-outs would wait behind it."""
+    world = build_world(nodes=5)
+    timeout = 50.0
+    mode = eventual(world, sloppy_quorum=True, peer_timeout_ms=timeout)
+    key = "k"
+    mode.load(key, "v0")
+    replicas = world.ring.preference_list(key, 3)
+    home = next(n for n in range(5) if n not in replicas)
+    world.links.add_cut(
+        partition_cut(
+            [[home, *[n for n in range(5) if n not in replicas]]], 5, rest_is_bridge=False
+        )
+    )
+    starts = [100.0 + 7.0 * i for i in range(12)]
+    answered: dict[float, float] = {}
+    for t in starts:
+        call_later(
+            world.env,
+            t,
+            lambda t=t: mode.read(home, key, lambda r, t=t: answered.setdefault(t, world.env.now)),
+        )
+    reads = mode.coordinators.reads[home]
+    for checkpoint in range(110, 400, 5):
+        world.env.run(until=checkpoint)
+        due = [op.check_at for op in reads.values()]
+        assert due == sorted(due), f"reads out of due order at {checkpoint}: {due}"
+    world.env.run(until=1000)
+    assert sorted(answered) == starts  # every read answered by stand-ins
+    for t, at in answered.items():
+        # the first read waits one time-out (+ a sweep period) before stand-ins are
+        # asked; later ones skip the suspected replicas at once
+        assert at - t <= timeout + timeout / 2 + 10.0
+    assert reads == {}  # nothing left behind

@@ -143,8 +143,9 @@ class Coordinators:
         self._replica_targets: dict[str, dict[int, None]] = {}
         self._sweep_at: float | None = None  # when the live sweep timer fires
         self._period = peer_timeout_ms / SWEEPS_PER_TIMEOUT
-        # (due time, coordinator, request, is a write), in time order
-        self._due: deque[tuple[float, int, int, bool]] = deque()
+        # (due time, coordinator, request) of writes, in time order; reads need
+        # no queue: each coordinator's dict of reads is in due order (see _sweep)
+        self._write_due: deque[tuple[float, int, int]] = deque()
         self._expiries: deque[tuple[float, int, int]] = deque()
         self.pruned = 0
         self.hinted = 0
@@ -248,7 +249,13 @@ class Coordinators:
     ) -> None:
         # Register every target before sending: a local target answers at once.
         # `targets` may be shared (a cached replica set): never mutate it.
-        op.targets = {**op.targets, **targets} if op.targets else targets
+        if op.targets:  # a second round, to stand-ins: move the read to the back
+            reads = self.reads[coord]  # of the due order (its time-out is the latest)
+            del reads[req]
+            reads[req] = op
+            op.targets = {**op.targets, **targets}
+        else:
+            op.targets = targets
         op.expected = len(op.replies) + len(targets)
         msg = Get(req, op.key)  # one message object shared by every target
         send = self.net.send
@@ -258,7 +265,6 @@ class Coordinators:
             else:
                 send(coord, node, msg)
         op.check_at = when = self.env._now + self.peer_timeout_ms
-        self._due.append((when, coord, req, False))
         if self._sweep_at is None or when < self._sweep_at:
             self._schedule_sweep(when)
 
@@ -397,8 +403,9 @@ class Coordinators:
             if owner is not None:
                 self.hinted += 1
             self._send(coord, node, Put(req, op.key, op.state, owner), self._on_put)
-        op.check_at = self.env.now + self.peer_timeout_ms
-        self._due_at(op.check_at, coord, req, True)
+        op.check_at = when = self.env.now + self.peer_timeout_ms
+        self._write_due.append((when, coord, req))
+        self._schedule_sweep(when)
 
     def _on_put(self, src: int, dst: int, msg: Put) -> None:
         if msg.hint is None:
@@ -442,11 +449,6 @@ class Coordinators:
 
     # ------------------------------------------------------------------ time-outs
 
-    def _due_at(self, when: float, coord: int, req: int, is_write: bool) -> None:
-        """Note when a request's peer time-out is next due; make sure a sweep is coming."""
-        self._due.append((when, coord, req, is_write))
-        self._schedule_sweep(when)
-
     def _schedule_sweep(self, when: float) -> None:
         # At most one live sweep timer: an earlier need replaces a later timer,
         # whose tick then finds itself stale (timers are not cancellable).
@@ -459,33 +461,42 @@ class Coordinators:
         """Run the peer time-outs that are due, and forget writes that expired.
 
         One timer for all requests, not one per request (a timer each doubled
-        the cost of a quorum read): due times are appended in time order (now +
-        a constant), so the sweep pops only what has expired. It runs at most
+        the cost of a quorum read), and no bookkeeping per read: a read's
+        time-out is peer_timeout_ms after it was sent, so each coordinator's
+        dict of reads, in insertion order, is in due order (a read sent to
+        stand-ins moves to the back), and the sweep stops at the first read
+        not yet due. Writes wait past their first time-out for late acks, so
+        they are queued by due time instead. The sweep runs at most
         SWEEPS_PER_TIMEOUT times per peer time-out, so a time-out fires up to
         peer_timeout_ms / SWEEPS_PER_TIMEOUT late.
         """
         if at != self._sweep_at:
             return  # superseded by an earlier sweep
         self._sweep_at = None
-        now = self.env.now
-        due = self._due
-        while due and due[0][0] <= now:
-            _, coord, req, is_write = due.popleft()
-            if is_write:
-                op = self.writes[coord].get(req)
-                if op is not None and op.check_at <= now:
-                    self._write_timer(coord, req)
-            else:
-                op = self.reads[coord].get(req)
-                if op is not None and op.check_at <= now:
-                    self._read_timer(coord, req)
+        now = self.env._now
+        heads = []
+        for coord, reads in enumerate(self.reads):
+            due = []
+            for req, op in reads.items():
+                if op.check_at > now:
+                    heads.append(op.check_at)
+                    break
+                due.append(req)
+            for req in due:
+                self._read_timer(coord, req)
+        writes = self._write_due
+        while writes and writes[0][0] <= now:
+            _, coord, req = writes.popleft()
+            op = self.writes[coord].get(req)
+            if op is not None and op.check_at <= now:
+                self._write_timer(coord, req)
         expiries = self._expiries
         while expiries and expiries[0][0] <= now:
             _, coord, req = expiries.popleft()
             self.writes[coord].pop(req, None)
-        head = min((q[0][0] for q in (due, expiries) if q), default=None)
-        if head is not None:
-            self._schedule_sweep(head)
+        heads.extend(q[0][0] for q in (writes, expiries) if q)
+        if heads:
+            self._schedule_sweep(min(heads))
 
     # ------------------------------------------------------------------ faults
 
