@@ -61,7 +61,7 @@ class _Pending(simpy.Event):
     """
 
     def __init__(self, env: simpy.Environment, deadline: float, timeout_result: Any) -> None:
-        super().__init__(env)
+        simpy.Event.__init__(self, env)  # not super(): a third cheaper, on the hot path
         self.deadline = deadline
         self.timeout_result = timeout_result
         self.open = True  # neither answered nor timed out (cheaper than .triggered)
