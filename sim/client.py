@@ -145,7 +145,7 @@ class StoreClient:
         timeout_result: Any,
     ) -> Proc:
         """Record the invoke, run `start(*args, reply)`, wait for reply or deadline, record."""
-        env = self.env
+        env = self.env  # env._now: what the `now` property returns, without its call
         record = self.history.ops.append
         record(_op(Op, (self.process, INVOKE, f, key, shown, env._now, None, None)))
         if self.home in self.links.down:
