@@ -38,10 +38,10 @@ def token(value: Value) -> Any:
 
 def siblings_token(siblings: tuple[Value, ...]) -> Any:
     """A read's value in the history: nil, one tag, or the list of sibling tags."""
+    if len(siblings) == 1:  # the usual case; token() inlined (a read of every request)
+        return getattr(siblings[0], "tag", siblings[0])
     if not siblings:
         return None
-    if len(siblings) == 1:
-        return token(siblings[0])
     return sorted(token(v) for v in siblings)
 
 
@@ -163,11 +163,7 @@ class StoreClient:
         if status is _OK:
             error = None
             if f == "read":
-                siblings = result.siblings
-                if len(siblings) == 1:  # siblings_token() inlined for the usual case
-                    shown = getattr(siblings[0], "tag", siblings[0])
-                else:
-                    shown = siblings_token(siblings)
+                shown = siblings_token(result.siblings)
         else:
             error = result.error or status.value
             if f == "read":

@@ -171,7 +171,8 @@ class Coordinators:
     def _first_targets(self, coord: int, key: str) -> dict[int, int | None]:
         """Target -> the replica it stands in for (None for a replica itself)."""
         if not self.sloppy or not self.suspected[coord]:
-            return self._replicas(key)
+            targets = self._replica_targets.get(key)  # the usual case: the cached replicas
+            return targets if targets is not None else self._replicas(key)
         pref = self.ring.preference_list(key, self.n)
         targets: dict[int, int | None] = {}
         missing = []
@@ -231,18 +232,12 @@ class Coordinators:
         """Quorum read: at R replies answer `reply` with ReadResult(OK, values, merged clock).
 
         Given `on_quorum` instead (a conditional write's check), call
-        `on_quorum(merged siblings)` at R replies. This is the hot path of
-        every mode's request (benchmarks/engine.py): the usual case, no
-        suspected replica, takes the cached replica set and no helper calls.
+        `on_quorum(merged siblings)` at R replies.
         """
         req = next(self._ids)
         op = _Read(key, self.r, on_quorum, reply)
         self.reads[coord][req] = op
-        if self.sloppy and self.suspected[coord]:
-            targets = self._first_targets(coord, key)
-        else:
-            targets = self._replica_targets.get(key) or self._replicas(key)
-        self._dispatch_read(coord, req, op, targets)
+        self._dispatch_read(coord, req, op, self._first_targets(coord, key))
 
     def _dispatch_read(
         self, coord: int, req: int, op: _Read, targets: dict[int, int | None]
@@ -265,16 +260,11 @@ class Coordinators:
             else:
                 send(coord, node, msg)
         op.check_at = when = self.env._now + self.peer_timeout_ms
-        if self._sweep_at is None or when < self._sweep_at:
+        if self._sweep_at is None or when < self._sweep_at:  # else no call: a sweep is due first
             self._schedule_sweep(when)
 
     def _on_get(self, src: int, dst: int, msg: Get) -> None:
-        store = self.storage[dst]
-        if store.own or store.hints:
-            siblings = store.visible(msg.key)
-        else:
-            siblings = store.data.get(msg.key, ())  # visible() without the call: the usual case
-        reply = GetReply(msg.req, msg.key, siblings)
+        reply = GetReply(msg.req, msg.key, self.storage[dst].visible(msg.key))
         if src == dst:
             self._on_get_reply(dst, dst, reply)
         else:
