@@ -35,23 +35,18 @@ import numpy as np
 import simpy
 
 from sim.client import StoreClient
+from sim.config.network import CORE_KINDS, NetworkConfig
 from sim.distributions import Exponential, Sampler
-from sim.engine.faults import Clocks
+from sim.engine.clocks import Clocks
+from sim.engine.kernel import Engine
 from sim.engine.loop import run_until
 from sim.engine.network import LinkState, Network, message
 from sim.engine.ring import Ring
 from sim.engine.world import World
 from sim.history import History
 from sim.modes.base import ReadResult, Status
+from sim.modes.eventual import MODE as EVENTUAL
 from sim.rng import Streams
-from sim.scenario import ClusterConfig, NetworkConfig
-
-try:
-    import sim.modes.eventual  # noqa: F401
-
-    EVENTUAL = True
-except ImportError:  # before the eventual mode lands
-    EVENTUAL = False
 
 NODES = 5
 N, QUORUM = 3, 2
@@ -173,29 +168,19 @@ def remote_key(ring: Ring, home: int, i: int) -> str:
 
 def capsim(clients: int, sim_ms: float, seed: int, mode_name: str) -> tuple[int, int]:
     """capsim's network and clients: returns (messages delivered, requests completed)."""
-    env = simpy.Environment()
+    env = Engine()
     streams = Streams(seed)
     links = LinkState()
-    net = Network(env, NetworkConfig(latency=Exponential(MEAN_MS)), streams.get("network"), links)
-    world = World(
-        env, net, Ring(list(range(NODES)), 64), Clocks(env, [0.0] * NODES), links, streams, NODES
-    )
+    kinds = (*CORE_KINDS, *EVENTUAL.message_kinds)
+    config = NetworkConfig(latency=Exponential(MEAN_MS))
+    net = Network(env, config, streams.get("network"), links, kinds)
+    ring = Ring(list(range(NODES)), 64)
+    world = World(env, net, ring, Clocks(env, [0.0] * NODES), links, streams, NODES, N)
     if mode_name == "echo":
         mode: Any = EchoQuorum(world)
     else:
-        from sim.modes.eventual import EventualMode
-
-        mode = EventualMode(
-            world,
-            ClusterConfig(
-                nodes=NODES,
-                replication=N,
-                read_quorum=QUORUM,
-                write_quorum=QUORUM,
-                mode="eventual",
-                anti_entropy_ms=0.0,
-            ),
-        )
+        settings = EVENTUAL.settings(read_quorum=QUORUM, write_quorum=QUORUM, anti_entropy_ms=0.0)
+        mode = EVENTUAL.build(world, settings)
     history = History()
     keys = [remote_key(world.ring, i % NODES, i) for i in range(clients)]
     if mode_name != "echo":
@@ -244,8 +229,7 @@ def main() -> None:
         "bare SimPy (baseline)": lambda: baseline(c, t, s),
         "capsim network+client": lambda: capsim(c, t, s, "echo"),
     }
-    if EVENTUAL:
-        variants["capsim eventual mode"] = lambda: capsim(c, t, s, "eventual")
+    variants["capsim eventual mode"] = lambda: capsim(c, t, s, "eventual")
     rows = list(measure(variants, r).items())
     base_wall, base_msgs, base_reqs = rows[0][1]
     print(

@@ -19,7 +19,8 @@ import common
 import matplotlib.pyplot as plt
 import pandas as pd
 
-MODES = ("strong", "weak", "eventual")
+from sim.plugins import MODES
+
 SHAPES: dict[str, dict[str, Any]] = {
     "2|3 split": {"kind": "partition", "groups": [[0, 1], [2, 3, 4]]},
     "isolated node": {"kind": "isolate", "node": 0},
@@ -50,7 +51,7 @@ def lengths(quick: bool) -> list[int]:
 def points(quick: bool) -> list[dict[str, Any]]:
     """One override set per (mode, shape, length)."""
     out = []
-    for mode in MODES:
+    for mode in MODES.names():
         for shape in SHAPES.values():
             for length in lengths(quick):
                 fault = {**shape, "start_ms": START_MS, "end_ms": START_MS + length * 1000}

@@ -24,6 +24,7 @@ import pandas as pd
 
 from sim import Scenario, load_scenario, sweep
 from sim.cli import progress_bar
+from sim.plugins import MODES
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests point these elsewhere so that they never touch the committed figures.
@@ -49,7 +50,8 @@ _T975 = {
     30: 2.042,
 }
 
-MODE_COLORS = {"strong": "tab:blue", "weak": "tab:red", "eventual": "tab:green"}
+MODE_COLORS = {spec.name: spec.colour for spec in MODES}
+"""Each mode's colour, as its ModeSpec declares it (sim/modes)."""
 
 
 def arguments(doc: str, argv: Sequence[str] | None = None) -> argparse.Namespace:

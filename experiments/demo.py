@@ -20,8 +20,7 @@ import matplotlib.pyplot as plt
 
 from sim import Result, load_scenario, run
 from sim.cli import progress_bar
-from sim.modes import REGISTRY
-from sim.scenario import MODES
+from sim.plugins import MODES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "flash_sale_partition.toml"
@@ -164,11 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "figures" / "demo.png")
     args = parser.parse_args(argv)
     base = load_scenario(SCENARIO, seed=args.seed)
-    modes = [m for m in MODES if m in REGISTRY]
+    modes = list(MODES.names())
     results: list[tuple[str, Result]] = []
     for mode in modes:
         results.append((mode, with_bar(f"{mode:>10}", base.with_overrides({"cluster.mode": mode}))))
-    races = contention(base, args.seed) if "strong" in REGISTRY else []
+    races = contention(base, args.seed) if "strong" in MODES else []
     w = base.workload
     print(
         f"\nFlash sale: {w.customers} customers, {w.products} product x {w.stock} units; "

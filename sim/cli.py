@@ -183,13 +183,24 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    """`capsim sweep`: validate every point, run with a bar, save, print a summary."""
+    """`capsim sweep`: validate every point, run with a bar, save, print a summary.
+
+    Exit code 1 when a run stops the sweep (a bug, not bad input): one line
+    names the run and the `python -m sim run` command that replays it.
+    """
     import shlex
 
     from tqdm import tqdm
 
     from sim.scenario import load_scenario, parse_value
-    from sim.sweep import describe, load_results, parse_grid, summary_table, sweep
+    from sim.sweep import (
+        SweepStoppedError,
+        describe,
+        load_results,
+        parse_grid,
+        summary_table,
+        sweep,
+    )
 
     base = load_scenario(args.scenario, args.set)
     grid = parse_grid(args.grid)
@@ -200,6 +211,22 @@ def _sweep(args: argparse.Namespace) -> int:
         if bar.total != total:
             bar.reset(total=total)
         bar.update(done - bar.n)
+
+    def saved() -> int:
+        return len(load_results(out)) if out.exists() else 0
+
+    def literal(value: Any) -> str:
+        """`value` as a command-line override that `parse_value` reads back."""
+        if isinstance(value, str) and parse_value(value) == value:
+            return value
+        return json.dumps(value.item() if hasattr(value, "item") else value)
+
+    def replay(point: dict[str, Any], seed: Any) -> str:
+        """The `python -m sim run` command that replays one run of this sweep."""
+        command = ["python", "-m", "sim", "run", args.scenario, "--seed", str(seed)]
+        for item in [*args.set, *(f"{k}={literal(v)}" for k, v in point.items())]:
+            command += ["--set", item]
+        return shlex.join(command)
 
     try:
         with bar:
@@ -215,18 +242,18 @@ def _sweep(args: argparse.Namespace) -> int:
                 progress=advance,
             )
     except KeyboardInterrupt:
-        kept = len(load_results(out)) if out.exists() else 0
         print(
-            f"capsim: interrupted; {kept} rows are in {out} (add --resume to finish)",
+            f"capsim: interrupted; {saved()} rows are in {out} (add --resume to finish)",
             file=sys.stderr,
         )
         return 130
-
-    def literal(value: Any) -> str:
-        """`value` as a command-line override that `parse_value` reads back."""
-        if isinstance(value, str) and parse_value(value) == value:
-            return value
-        return json.dumps(value.item() if hasattr(value, "item") else value)
+    except SweepStoppedError as exc:
+        print(
+            f"capsim: {exc} ({saved()} rows are in {out}); "
+            f"replay it: {replay(dict(exc.run.overrides), exc.run.seed)}",
+            file=sys.stderr,
+        )
+        return 1
 
     ran = bar.total or 0
     failed = frame[frame["error"].notna()]
@@ -238,11 +265,8 @@ def _sweep(args: argparse.Namespace) -> int:
     for error, rows in failed.groupby("error", sort=False):
         first = rows.iloc[0]
         point = {k: first[k] for k in grid}
-        again = ["python", "-m", "sim", "run", args.scenario, "--seed", str(first["seed"])]
-        for item in [*args.set, *(f"{k}={literal(v)}" for k, v in point.items())]:
-            again += ["--set", item]
         print(f"failed ({len(rows)} runs): {error}")
-        print(f"  e.g. {describe(point)} seed {first['seed']}: {shlex.join(again)}")
+        print(f"  e.g. {describe(point)} seed {first['seed']}: {replay(point, first['seed'])}")
     return EXIT_OK
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-import simpy
-
-from sim.engine.network import LinkState, call_later
+from sim.engine.kernel import Engine, Pending
+from sim.engine.network import LinkState
 from sim.history import FAIL, INFO, INVOKE, OK, History, Op
 from sim.modes.base import Mode, ReadResult, Status, Value, Version, WriteResult
 
-Proc = Generator[simpy.Event, Any, Any]
+Proc = Generator[Any, Any, Any]
+"""A SimPy process body: yields events, returns a result (`yield from` composes them)."""
 
 _OUTCOME = {
     Status.OK: OK,
@@ -53,15 +53,15 @@ _READ_TIMEOUT = ReadResult(Status.TIMEOUT, error="timeout")
 _WRITE_TIMEOUT = WriteResult(Status.TIMEOUT, error="timeout")
 
 
-class _Pending(simpy.Event):
+class _Pending(Pending):
     """One outstanding request, as the event its client waits on.
 
     The first of the mode's reply and the client's deadline triggers it; the
     other is ignored. One object per request (the hot path).
     """
 
-    def __init__(self, env: simpy.Environment, deadline: float, timeout_result: Any) -> None:
-        simpy.Event.__init__(self, env)  # not super(): a third cheaper, on the hot path
+    def __init__(self, env: Engine, deadline: float, timeout_result: Any) -> None:
+        Pending.__init__(self, env)
         self.deadline = deadline
         self.timeout_result = timeout_result
         self.open = True  # neither answered nor timed out (cheaper than .triggered)
@@ -89,7 +89,7 @@ class StoreClient:
     This keeps the event heap small; see benchmarks/engine.py.
 
     Args:
-        env: the SimPy environment.
+        env: the engine.
         mode: the consistency mode serving requests.
         links: fault state (a client cannot reach a crashed home node).
         history: where operations are recorded.
@@ -101,7 +101,7 @@ class StoreClient:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Engine,
         mode: Mode,
         links: LinkState,
         history: History,
@@ -120,7 +120,7 @@ class StoreClient:
     def _arm(self, deadline: float) -> None:
         if self._timer_at is None or self._timer_at > deadline:
             self._timer_at = deadline
-            call_later(self.env, max(0.0, deadline - self.env.now), self._on_timer, deadline)
+            self.env.call_later(max(0.0, deadline - self.env.now), self._on_timer, deadline)
 
     def _on_timer(self, at: float) -> None:
         if at != self._timer_at:
@@ -145,9 +145,9 @@ class StoreClient:
         timeout_result: Any,
     ) -> Proc:
         """Record the invoke, run `start(*args, reply)`, wait for reply or deadline, record."""
-        env = self.env  # env._now: what the `now` property returns, without its call
+        env = self.env
         record = self.history.ops.append
-        record(_op(Op, (self.process, INVOKE, f, key, shown, env._now, None, None)))
+        record(_op(Op, (self.process, INVOKE, f, key, shown, env.now, None, None)))
         if self.home in self.links.down:
             result = timeout_result.__class__(Status.FAIL, error="node-down")
         else:
@@ -171,7 +171,7 @@ class StoreClient:
         version = result.version
         if version is not None:
             version = self.mode.export_version(version)
-        record(_op(Op, (self.process, _OUTCOME[status], f, key, shown, env._now, error, version)))
+        record(_op(Op, (self.process, _OUTCOME[status], f, key, shown, env.now, error, version)))
         return result
 
     def read(self, key: str, deadline: float) -> Proc:

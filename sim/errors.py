@@ -13,5 +13,9 @@ class HistoryError(CapsimError):
     """A history file cannot be read or is malformed; the message names the line."""
 
 
+class RunError(CapsimError):
+    """A run failed for a reason of the user's making (a user resolver raised); names the run."""
+
+
 class InvariantError(AssertionError):
     """A simulator invariant broke: always a bug, never caught broadly."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.history import FAIL, NEMESIS, OK, SHOP_FS, History, Op, pair_ops
+from sim.history import FAIL, NEMESIS, OK, SHOP_FS, STORE_FS, History, Op, pair_ops
 from sim.shop.model import OrderRow, ProductRow, UserRow
 from sim.shop.orders import CONFIRMED_OUTCOME
 
@@ -294,7 +294,7 @@ def compute(record: RunRecord) -> dict[str, Any]:
     """All metrics of a run: DESIGN.md's names first, then the extras."""
     ops = record.history.ops
     shop = pair_ops(ops, SHOP_FS)
-    store = pair_ops(ops, ("read", "write", "cas", "lock", "unlock"))
+    store = pair_ops(ops, STORE_FS)
     windows = fault_windows(ops)
     avail = requests_and_availability(shop, windows)
     acked = acknowledged_orders(shop)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-import simpy
-
-from sim.engine.network import call_later
+from sim.engine.kernel import Engine
 
 PROBE_MS = 10.0
 """Probe period: convergence_ms is measured to this resolution."""
@@ -22,7 +20,7 @@ class ConvergenceProbe:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Engine,
         divergent_keys: Callable[[], Iterable[str]],
         start_ms: float,
         end_ms: float,
@@ -33,7 +31,7 @@ class ConvergenceProbe:
         self.end_ms = end_ms
         self.last_divergent_ms: float | None = None
         self.last_agreeing_ms: float | None = None
-        call_later(env, start_ms, self._tick)
+        env.call_later(start_ms, self._tick)
 
     def _tick(self) -> None:
         now = self.env.now
@@ -44,7 +42,7 @@ class ConvergenceProbe:
         ):
             self.last_agreeing_ms = now
         if now + PROBE_MS <= self.end_ms:
-            call_later(self.env, PROBE_MS, self._tick)
+            self.env.call_later(PROBE_MS, self._tick)
 
     def result(self) -> tuple[bool, float | None]:
         """(converged at the end, convergence_ms or None)."""

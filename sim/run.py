@@ -1,40 +1,44 @@
 """The composition root: build a World from a Scenario, run it, and return a Result.
 
 This is the only module that wires the parts together (STYLE.md §2): engine,
-mode, nemesis, shop, probe, metrics. `run` is a pure function of the scenario
-and the seed: the same inputs give the same history, byte for byte, in any
-process.
+mode, nemesis, shop, workload, probe, metrics. `run` reads as the list of its
+steps, each a function below. It is a pure function of the scenario and the
+seed: the same inputs give the same history, byte for byte, in any process.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import simpy
-
 from sim.client import StoreClient
-from sim.engine.faults import Clocks, Nemesis
+from sim.config.network import CORE_KINDS
+from sim.config.shop import Resolver, resolver_for
+from sim.engine.clocks import Clocks
+from sim.engine.kernel import Engine, ensure_internals
 from sim.engine.loop import run_until
+from sim.engine.nemesis import Nemesis
 from sim.engine.network import LinkState, Network
 from sim.engine.ring import Ring
 from sim.engine.world import World
+from sim.errors import InvariantError, RunError
 from sim.history import INVOKE, OK, History, Op
 from sim.metrics import RunRecord, compute
-from sim.modes import build_mode
+from sim.modes import spec_of
 from sim.modes.base import Mode
+from sim.plugins import WORKLOADS
 from sim.probe import ConvergenceProbe
 from sim.rng import Streams
 from sim.scenario import Scenario
 from sim.shop.model import make_catalogue, make_users, product_key, user_key
-from sim.shop.orders import OrderPlacer, OrderPolicy
-from sim.shop.resolvers import resolver_for
-from sim.shop.workload import Shoppers
+from sim.shop.orders import OrderPlacer
+from sim.shop.resolvers import resolve
+from sim.shop.workloads.base import Shop
 
 Progress = Callable[[float, float], None]
-"""progress(simulated_ms_done, simulated_ms_total), called about a hundred times a run."""
+"""progress(simulated_ms_done, simulated_ms_total), called about fifty times a run."""
 
 LOADER = "loader"
 
@@ -81,13 +85,6 @@ def flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _load(mode: Mode, history: History, key: str, value: Any) -> None:
-    """Initial data: installed on the replicas and recorded as a completed write at t=0."""
-    mode.load(key, value)
-    history.append(Op(LOADER, INVOKE, "write", key, value.tag, 0.0))
-    history.append(Op(LOADER, OK, "write", key, value.tag, 0.0))
-
-
 def run(
     scenario: Scenario,
     seed: int | None = None,
@@ -108,102 +105,139 @@ def run(
 
     Returns:
         The Result, whose `metrics` hold every name of DESIGN.md.
+
+    Raises:
+        RunError: a user's resolver raised.
     """
     if seed is not None and seed != scenario.seed:
         scenario = scenario.with_overrides({"seed": seed})
-    seed = scenario.seed
-    cluster = scenario.cluster
-    workload = scenario.workload
-    end_ms = scenario.end_ms
-
-    env = simpy.Environment()
-    streams = Streams(seed)
     history = History()
+    world = build_world(scenario)
+    mode = spec_of(scenario.cluster.mode).build(world, scenario.cluster.settings)
+    start_nemesis(world, scenario, mode, history)
+    inventory = load_data(world, scenario, mode, history)
+    resolver = user_resolver(scenario.shop.resolver)
+    start_workload(world, scenario, mode, history, resolver)
+    probe = watch_convergence(world, scenario, mode)
+    run_until(world.env, scenario.end_ms, progress)
+    converged, convergence_ms = probe.result()
+    record = RunRecord(
+        history=history,
+        final=final_state(mode, resolver),
+        inventory=inventory,
+        layout=scenario.shop.layout,
+        network=world.network.stats(),
+        converged=converged,
+        convergence_ms=convergence_ms,
+        mode_stats=mode.stats(),
+        linearizable=linearizable(history, check_timeout_s) if check else None,
+    )
+    return Result(scenario, scenario.seed, compute(record), history)
+
+
+def build_world(scenario: Scenario) -> World:
+    """The engine, one random stream per subsystem, links, clocks, the network and the ring."""
+    cluster = scenario.cluster
+    ensure_internals()
+    env = Engine()
+    streams = Streams(scenario.seed)
     links = LinkState()
     clocks = Clocks(env, [cluster.skew_of(i) for i in range(cluster.nodes)])
-    network = Network(env, scenario.network, streams.get("network"), links)
+    kinds = (*CORE_KINDS, *spec_of(cluster.mode).message_kinds)
+    network = Network(env, scenario.network, streams.get("network"), links, kinds)
     ring = Ring(list(range(cluster.nodes)), cluster.virtual_nodes)
-    world = World(env, network, ring, clocks, links, streams, cluster.nodes)
-    mode = build_mode(world, cluster)
-    Nemesis(
-        env,
+    return World(
+        env, network, ring, clocks, links, streams, cluster.nodes, cluster.replication,
+        cluster.durable,
+    )  # fmt: skip
+
+
+def start_nemesis(world: World, scenario: Scenario, mode: Mode, history: History) -> Nemesis:
+    """Schedule the faults; crashes and restarts reach the mode."""
+    return Nemesis(
+        world.env,
         scenario.faults,
-        cluster.nodes,
-        links,
-        clocks,
+        world.nodes,
+        world.links,
+        world.clocks,
         history,
-        end_ms,
+        scenario.end_ms,
         on_crash=mode.crash,
         on_restart=mode.restart,
     )
 
+
+def load_data(world: World, scenario: Scenario, mode: Mode, history: History) -> dict[str, int]:
+    """The catalogue (and, in the nosql layout, the users) on the replicas; returns the stock.
+
+    Each row is recorded as a completed write of process "loader" at t=0.
+    """
+    workload = scenario.workload
+    layout = scenario.shop.layout
     catalogue = make_catalogue(
-        workload.products, workload.stock, cluster.layout, streams.get("catalogue")
+        workload.products, workload.stock, layout, world.streams.get("catalogue")
     )
-    for row in catalogue:
-        _load(mode, history, product_key(row.id), row)
-    if cluster.layout == "nosql":
-        for user in make_users(workload.customers):
-            _load(mode, history, user_key(user.id), user)
+    rows: list[tuple[str, Any]] = [(product_key(row.id), row) for row in catalogue]
+    if layout == "nosql":
+        rows += [(user_key(user.id), user) for user in make_users(workload.customers)]
+    for key, value in rows:
+        mode.load(key, value)
+        history.append(Op(LOADER, INVOKE, "write", key, value.tag, 0.0))
+        history.append(Op(LOADER, OK, "write", key, value.tag, 0.0))
+    return {product_key(row.id): row.inventory for row in catalogue}
 
-    resolver = resolver_for(cluster.resolver)
-    policy = OrderPolicy(
-        cluster.concurrency,
-        cluster.layout,
-        resolver,
-        cluster.max_retries,
-        cluster.backoff_ms,
-        cluster.lease_ms,
-    )
-    placer = OrderPlacer(env, policy, streams.get("backoff"))
+
+def user_resolver(name: str) -> Resolver:
+    """The scenario's resolver; a user's function that raises ends the run with a RunError."""
+    function = resolver_for(name)
+    if getattr(function, "__module__", "").startswith("sim."):
+        return function  # a built-in: if it raises, that is a bug, not the user's
+
+    def guarded(siblings: Sequence[Any]) -> Any:
+        try:
+            return function(siblings)
+        except InvariantError:
+            raise
+        except Exception as exc:
+            raise RunError(f"shop.resolver {name} raised {type(exc).__name__}: {exc}") from exc
+
+    return guarded
+
+
+def start_workload(
+    world: World, scenario: Scenario, mode: Mode, history: History, resolver: Resolver
+) -> None:
+    """The shop front and the workload's customers, each with a store client on a home node."""
+    shop = scenario.shop
+    workload = scenario.workload
     homes = workload.home_nodes
+    env = world.env
 
-    def make_client(customer: int) -> StoreClient:
-        home = homes[customer % len(homes)] if homes else customer % cluster.nodes
-        return StoreClient(env, mode, links, history, customer, home)
+    def client(customer: int) -> StoreClient:
+        home = homes[customer % len(homes)] if homes else customer % world.nodes
+        return StoreClient(env, mode, world.links, history, customer, home)
 
-    shoppers = Shoppers(
-        env,
-        workload,
-        placer,
-        make_client,
-        history,
-        streams.get("arrivals"),
-        streams.get("customers"),
-        scenario.duration_ms,
-        resolver,
-    )
-    shoppers.start()
+    placer = OrderPlacer(env, shop, resolver, world.streams.get("backoff"))
+    front = Shop(env, history, placer, client, resolver, world.streams, scenario.duration_ms)
+    spec = WORKLOADS.get(workload.kind, "workload.kind")
+    spec.build(front, workload, workload.settings).start()
+
+
+def watch_convergence(world: World, scenario: Scenario, mode: Mode) -> ConvergenceProbe:
+    """Probe the replicas from the last heal (or the end of traffic) to the end of the run."""
     heal = scenario.last_heal_ms
-    probe = ConvergenceProbe(
-        env, mode.divergent_keys, heal if heal is not None else scenario.duration_ms, end_ms
-    )
+    start = heal if heal is not None else scenario.duration_ms
+    return ConvergenceProbe(world.env, mode.divergent_keys, start, scenario.end_ms)
 
-    run_until(env, end_ms, progress)
 
-    converged, convergence_ms = probe.result()
-    final = {}
-    for key in mode.stored_keys():
-        siblings = mode.final(key).siblings
-        final[key] = (
-            None if not siblings else siblings[0] if len(siblings) == 1 else resolver(siblings)
-        )
-    linearizable = None
-    if check:
-        from sim.check import check as check_history
+def final_state(mode: Mode, resolver: Resolver) -> dict[str, Any]:
+    """Each key's value at the end, resolved as a client would resolve it (None if absent)."""
+    return {key: resolve(mode.final(key).siblings, resolver) for key in mode.stored_keys()}
 
-        verdict = check_history(history.ops, timeout_s=check_timeout_s).verdict.value
-        # unknown (the checker ran out of time) stays None: never an invented verdict
-        linearizable = {"linearizable": True, "not-linearizable": False}.get(verdict)
-    record = RunRecord(
-        history=history,
-        final=final,
-        inventory={product_key(r.id): r.inventory for r in catalogue},
-        layout=cluster.layout,
-        network=network.stats(),
-        converged=converged,
-        convergence_ms=convergence_ms,
-        mode_stats=mode.stats(),
-        linearizable=linearizable,
-    )
-    return Result(scenario, seed, compute(record), history)
+
+def linearizable(history: History, timeout_s: float | None) -> bool | None:
+    """The checker's verdict on the history; None when it ran out of time (never invented)."""
+    from sim.check import check as check_history
+
+    verdict = check_history(history.ops, timeout_s=timeout_s).verdict.value
+    return {"linearizable": True, "not-linearizable": False}.get(verdict)

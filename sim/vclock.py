@@ -320,8 +320,12 @@ def add_version(siblings: tuple[Versioned, ...], incoming: Versioned) -> tuple[V
     return tuple(kept)
 
 
-def merge_siblings(a: tuple[Versioned, ...], b: tuple[Versioned, ...]) -> tuple[Versioned, ...]:
-    """The versions of the union of two sibling sets that no other covers (fold of add_version)."""
+def merge_siblings(a: tuple[Versioned, ...], b: Iterable[Versioned]) -> tuple[Versioned, ...]:
+    """The versions of the union of two sibling sets that no other covers (fold of add_version).
+
+    The result is the maximal antichain (Dynamo §4.4), canonical: sorted, so
+    equal sets are equal tuples.
+    """
     for version in b:
         a = add_version(a, version)
     return a

@@ -20,8 +20,9 @@ from sim.distributions import (
     Pareto,
     Uniform,
 )
+from sim.faults.base import Fault, fault
 from sim.history import Op
-from sim.scenario import ClusterConfig, FaultSpec, NetworkConfig, Scenario, WorkloadConfig
+from sim.scenario import ClusterConfig, NetworkConfig, Scenario, ShopConfig, WorkloadConfig
 from sim.shop.model import ProductRow, Reservation
 from sim.vclock import VClock, Versioned, add_version, merge_siblings, merged_context
 
@@ -45,7 +46,7 @@ def faults(
     horizon_ms: float,
     kinds: tuple[str, ...] = ("partition", "one-way", "isolate"),
     max_faults: int = 3,
-) -> tuple[FaultSpec, ...]:
+) -> tuple[Fault, ...]:
     """A schedule of 1..max_faults faults inside [0, horizon_ms], each healing."""
     out = []
     for _ in range(draw(st.integers(1, max_faults))):
@@ -55,26 +56,17 @@ def faults(
         end = float(min(start + length, horizon_ms))
         if end <= start:
             end = start + 100.0
+        when = {"start_ms": float(start), "end_ms": end}
         if kind == "partition":
-            out.append(FaultSpec("partition", float(start), end, groups=draw(groups_of(nodes))))
+            out.append(fault("partition", **when, groups=draw(groups_of(nodes))))
         elif kind == "one-way":
             perm = draw(st.permutations(range(nodes)))
             cut = draw(st.integers(1, nodes - 1))
-            out.append(
-                FaultSpec(
-                    "one-way",
-                    float(start),
-                    end,
-                    from_nodes=tuple(perm[:cut]),
-                    to_nodes=tuple(perm[cut:]),
-                )
-            )
+            out.append(fault("one-way", **when, **{"from": perm[:cut], "to": perm[cut:]}))
         elif kind == "isolate":
-            out.append(
-                FaultSpec("isolate", float(start), end, node=draw(st.integers(0, nodes - 1)))
-            )
+            out.append(fault("isolate", **when, node=draw(st.integers(0, nodes - 1))))
         elif kind == "crash":
-            out.append(FaultSpec("crash", float(start), end, node=draw(st.integers(0, nodes - 1))))
+            out.append(fault("crash", **when, node=draw(st.integers(0, nodes - 1))))
     return tuple(out)
 
 
@@ -100,12 +92,14 @@ def scenarios(
         read_quorum=quorum,
         write_quorum=draw(st.integers(1, replication)),
         mode=draw(st.sampled_from(modes)),
-        concurrency=draw(st.sampled_from(("occ", "lock"))),
-        resolver=resolver,
-        layout=draw(st.sampled_from(("relational", "nosql"))),
         sloppy_quorum=draw(st.booleans()) if sloppy is None else sloppy,
         anti_entropy_ms=200.0,
         handoff_ms=100.0,
+    )
+    shop = ShopConfig(
+        concurrency=draw(st.sampled_from(("occ", "lock"))),
+        resolver=resolver,
+        layout=draw(st.sampled_from(("relational", "nosql"))),
     )
     network = NetworkConfig(
         latency=Exponential(draw(st.sampled_from((1.0, 5.0, 20.0)))),
@@ -122,6 +116,7 @@ def scenarios(
     return Scenario(
         cluster=cluster,
         network=network,
+        shop=shop,
         faults=draw(faults(nodes, duration, fault_kinds)),
         workload=workload,
         seed=draw(st.integers(0, 2**31 - 1)),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import simpy
 
 from sim.client import StoreClient
-from sim.engine.network import LinkState, call_later
+from sim.engine.kernel import Engine
+from sim.engine.network import LinkState
 from sim.history import History, Op
 from sim.modes.base import ReadResult, Status, WriteResult
 from sim.vclock import VClock
@@ -26,7 +26,7 @@ class ScriptedMode:
 
     name = "scripted"
 
-    def __init__(self, env: simpy.Environment, script: list[tuple[float, Any] | None]) -> None:
+    def __init__(self, env: Engine, script: list[tuple[float, Any] | None]) -> None:
         self.env = env
         self.script = list(script)
         self.calls: list[tuple] = []
@@ -38,7 +38,7 @@ class ScriptedMode:
             if delay == 0:
                 reply(result)  # answered before the request even waits
             else:
-                call_later(self.env, delay, reply, result)
+                self.env.call_later(delay, reply, result)
 
     def read(self, node: int, key: str, reply: Any) -> None:
         self.calls.append(("read", node, key))
@@ -56,7 +56,7 @@ class ScriptedMode:
 
 def run_client(script: list, body: Any, down: tuple[int, ...] = ()) -> tuple[History, list]:
     """Run one client process (home node 1) through `body(client)`; its history and results."""
-    env = simpy.Environment()
+    env = Engine()
     links = LinkState()
     for node in down:
         links.set_down(node, True)

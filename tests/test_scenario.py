@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sim.errors import ScenarioError
-from sim.scenario import Scenario, load_scenario, parse_value, set_dotted
+from sim.scenario import Scenario, ShopConfig, load_scenario, parse_value, set_dotted
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -52,7 +52,7 @@ BAD = [
         "network.latency.mean: must be > 0",
     ),
     (with_("network.latency", {"dist": "gauss"}), "network.latency.dist: unknown 'gauss'"),
-    (with_("network.loss", 1.5), "network.loss: must be in [0, 1)"),
+    (with_("network.loss", 1.5), "network.loss: must be < 1.0 (got 1.5)"),
     (
         with_("network.latency_by_kind", {"gossip": {"dist": "constant", "value": 1}}),
         "network.latency_by_kind: unknown key 'gossip'",
@@ -119,8 +119,10 @@ def test_override_value_parsing() -> None:
 def test_python_built_scenarios_are_validated_too() -> None:
     from sim.scenario import ClusterConfig
 
-    with pytest.raises(ScenarioError, match=r"cluster.write_quorum: must be <= "):
+    with pytest.raises(ScenarioError, match=r"^cluster.eventual.write_quorum: must be <= "):
         ClusterConfig(replication=2, write_quorum=3)
+    with pytest.raises(ScenarioError, match=r"^cluster.nodes: must be >= 1 \(got 0\)$"):
+        ClusterConfig(nodes=0)
 
 
 def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
@@ -136,3 +138,109 @@ def test_end_of_run_covers_faults_and_settle() -> None:
     scenario = Scenario.from_dict(with_("faults.0.end_ms", 4000))
     assert scenario.last_heal_ms == 4000
     assert scenario.end_ms == 4000 + 500
+
+
+# --------------------------------------------------------------------------- layouts
+
+FLAT = {
+    "cluster": {
+        "mode": "eventual",
+        "read_quorum": 1,
+        "peer_timeout_ms": 30.0,
+        "heartbeat_ms": 20.0,
+        "concurrency": "lock",
+        "resolver": "lww",
+    },
+    "workload": {"kind": "browse", "zipf_s": 0.5, "think_ms": 10.0},
+}
+NESTED = {
+    "cluster": {
+        "mode": "eventual",
+        "eventual": {"read_quorum": 1, "peer_timeout_ms": 30.0},
+        "strong": {"heartbeat_ms": 20.0, "peer_timeout_ms": 30.0},
+    },
+    "shop": {"concurrency": "lock", "resolver": "lww"},
+    "workload": {"kind": "browse", "browse": {"zipf_s": 0.5, "think_ms": 10.0}},
+}
+
+
+def test_the_first_layout_and_the_second_mean_the_same() -> None:
+    flat, nested = Scenario.from_dict(FLAT), Scenario.from_dict(NESTED)
+    assert flat == nested
+    assert flat.cluster.settings.read_quorum == 1
+    assert flat.cluster.modes["strong"].peer_timeout_ms == 30.0  # a shared key sets both
+    assert flat.shop.concurrency == "lock" and flat.workload.settings.zipf_s == 0.5
+    assert Scenario.from_dict(flat.to_dict()) == flat
+    assert "read_quorum" not in flat.to_dict()["cluster"]  # to_dict gives the second layout
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("cluster.read_quorum", "cluster.eventual.read_quorum"),
+        ("cluster.concurrency", "shop.concurrency"),
+        ("workload.reads_per_customer", "workload.browse.reads_per_customer"),
+    ],
+)
+def test_overrides_work_by_old_and_new_paths(old: str, new: str) -> None:
+    value = "occ" if "concurrency" in old else 3
+    base = Scenario.from_dict(NESTED)
+    by_old, by_new = base.with_overrides({old: value}), base.with_overrides({new: value})
+    assert by_old == by_new != base
+    path = SCENARIOS[0]
+    assert load_scenario(path, [f"{old}={value}"]) == load_scenario(path, [f"{new}={value}"])
+
+
+def test_errors_name_the_path_as_the_user_wrote_it() -> None:
+    with pytest.raises(ScenarioError, match=r"^cluster.read_quorum: must be <= cluster.rep"):
+        Scenario.from_dict({"cluster": {"read_quorum": 9}})
+    with pytest.raises(ScenarioError, match=r"^cluster.eventual.read_quorum: must be <= "):
+        Scenario.from_dict({"cluster": {"eventual": {"read_quorum": 9}}})
+    with pytest.raises(ScenarioError, match=r"^cluster.resolver: unknown 'first'"):
+        Scenario().with_overrides({"cluster.resolver": "first"})
+    with pytest.raises(ScenarioError, match=r"^workload.zipf_s: must be >= 0.0 \(got -1\)"):
+        Scenario.from_dict({"workload": {"zipf_s": -1}})
+
+
+def test_a_value_given_in_both_layouts_is_refused() -> None:
+    both = {"cluster": {"read_quorum": 1, "eventual": {"read_quorum": 2}}}
+    with pytest.raises(ScenarioError, match=r"^cluster.read_quorum: given twice"):
+        Scenario.from_dict(both)
+    with pytest.raises(ScenarioError, match=r"^cluster.concurrency: given twice"):
+        Scenario.from_dict({"cluster": {"concurrency": "occ"}, "shop": {"concurrency": "lock"}})
+
+
+def test_a_mode_table_refuses_another_modes_keys() -> None:
+    with pytest.raises(ScenarioError, match=r"^cluster.strong: unknown key 'read_quorum'"):
+        Scenario.from_dict({"cluster": {"strong": {"read_quorum": 1}}})
+
+
+def test_an_override_of_a_file_in_the_first_layout_by_a_new_path(tmp_path: Path) -> None:
+    old = tmp_path / "old.toml"
+    old.write_text('[cluster]\nmode = "eventual"\nread_quorum = 1\nconcurrency = "lock"\n')
+    scenario = load_scenario(old, ["cluster.eventual.read_quorum=2", "shop.concurrency=occ"])
+    assert scenario.cluster.settings.read_quorum == 2 and scenario.shop.concurrency == "occ"
+
+
+def test_scenarios_pickle_and_compare_equal() -> None:
+    import pickle
+
+    scenario = load_scenario(SCENARIOS[0])
+    assert pickle.loads(pickle.dumps(scenario)) == scenario
+
+
+def test_a_resolver_function_travels_by_its_import_name() -> None:
+    from sim.shop.resolvers import lww
+
+    assert ShopConfig(resolver=lww).resolver == "lww"  # a registered function: its name
+    named = ShopConfig(resolver=_reversed_merge)
+    assert named.resolver == "tests.test_scenario:_reversed_merge"
+    assert Scenario(shop=named).to_dict()["shop"]["resolver"] == named.resolver
+    with pytest.raises(ScenarioError, match=r"^shop.resolver: a function must be importable"):
+        ShopConfig(resolver=lambda siblings: siblings[0])
+    with pytest.raises(ScenarioError, match=r"^shop.resolver: cannot import 'no.such:thing'"):
+        ShopConfig(resolver="no.such:thing")
+
+
+def _reversed_merge(siblings):
+    return siblings[-1]

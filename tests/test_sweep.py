@@ -1,11 +1,13 @@
-"""Sweeps: grid order, same table on every backend, resume after a kill, failures as rows, CLI."""
+"""Sweeps: grid order, same table on every backend, resume, failures as rows, bugs stop, CLI."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import sys
 import tempfile
-from collections.abc import Mapping
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.errors import CapsimError, ScenarioError
+from sim.errors import CapsimError, InvariantError, ScenarioError
 from sim.run import run
-from sim.scenario import ClusterConfig, FaultSpec, Scenario, WorkloadConfig
+from sim.scenario import Scenario
 from sim.sweep import (
     ResultsFile,
+    SweepStoppedError,
     _read_csv,
     expand_grid,
     load_results,
@@ -28,13 +31,6 @@ from sim.sweep import (
     sweep,
 )
 
-BASE = Scenario(
-    cluster=ClusterConfig(mode="weak"),
-    workload=WorkloadConfig(customers=20, stock=5),
-    faults=(FaultSpec("partition", 200.0, 800.0, groups=((0, 1), (2, 3, 4))),),
-    duration_ms=1500.0,
-    settle_ms=500.0,
-)
 GRID = {"cluster.mode": ["weak", "eventual"]}
 TOML = """\
 duration_ms = 1500
@@ -50,17 +46,27 @@ groups = [[0, 1], [2, 3, 4]]
 customers = 20
 stock = 5
 """
+BASE = Scenario.from_dict(tomllib.loads(TOML))  # the same scenario as the CLI tests' file
 
 
 class Interrupted(Exception):
     """Stands for Ctrl-C or a killed parent: raised from the progress callback."""
 
 
-def failing_runner(scenario: Mapping[str, Any], overrides: Mapping[str, Any], seed: int) -> dict:
-    """run_row, except that eventual seed 1 raises (module-level: it pickles)."""
-    if overrides.get("cluster.mode") == "eventual" and seed == 1:
-        raise RuntimeError("boom\nsecond line")
-    return run_row(scenario, overrides, seed)
+def raising_runner(error: BaseException, scenario: Scenario, seed: int) -> dict:
+    """run_row, except that eventual seed 1 raises `error` (module-level: it pickles).
+
+    Eventual seed 1 is the last run of GRID x 2 seeds; on one worker the runs
+    finish in plan order, so the three before it are done when it raises.
+    """
+    if scenario.cluster.mode == "eventual" and seed == 1:
+        raise error
+    return run_row(scenario, seed)
+
+
+def scenario_runner(scenario: Scenario, seed: int) -> dict:
+    """What a worker is handed: the type of its scenario argument and the mode in it."""
+    return {"given": type(scenario).__name__, "given_mode": scenario.cluster.mode}
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +150,15 @@ def test_bad_backend_arguments_fail_at_once() -> None:
 
 
 def test_run_row_is_the_runs_metrics_flattened() -> None:
-    row = run_row(BASE.to_dict(), {"cluster.mode": "eventual"}, 3)
-    expected = run(BASE.with_overrides({"cluster.mode": "eventual"}), seed=3).row()
-    assert row == {"cluster.mode": "eventual", "seed": 3, **expected, "error": None}
+    scenario = BASE.with_overrides({"cluster.mode": "eventual"})
+    assert run_row(scenario, 3) == run(scenario, seed=3).row()
+
+
+def test_the_worker_is_handed_the_points_scenario_not_a_dict() -> None:
+    table = sweep(BASE, grid=GRID, seeds=2, workers=2, runner=scenario_runner)
+    assert table["given"].tolist() == ["Scenario"] * 4
+    assert table["given_mode"].tolist() == table["cluster.mode"].tolist()
+    assert list(table.columns) == ["cluster.mode", "seed", "given", "given_mode", "error"]
 
 
 # --------------------------------------------------------------------------- the table
@@ -224,14 +236,22 @@ def test_an_interrupted_sweep_resumes_with_no_duplicates(
     assert len(load_results(out)) == 4
 
 
-def test_a_failing_run_is_recorded_and_the_others_complete(
-    tmp_path: Path, reference: pd.DataFrame
+@pytest.mark.parametrize(
+    ("error", "recorded"),
+    [
+        (CapsimError("boom\nsecond line"), "CapsimError: boom second line"),
+        (MemoryError(), "MemoryError"),
+    ],
+)
+def test_a_run_failing_as_data_is_a_row_and_the_others_complete(
+    tmp_path: Path, reference: pd.DataFrame, error: BaseException, recorded: str
 ) -> None:
     out = tmp_path / "sweep.csv"
-    table = sweep(BASE, grid=GRID, seeds=2, workers=2, out=out, runner=failing_runner)
+    runner = functools.partial(raising_runner, error)
+    table = sweep(BASE, grid=GRID, seeds=2, workers=2, out=out, runner=runner)
     failed = table[table["error"].notna()]
     assert failed[["cluster.mode", "seed"]].values.tolist() == [["eventual", 1]]
-    assert failed["error"].iloc[0] == "RuntimeError: boom second line"
+    assert failed["error"].iloc[0] == recorded
     assert failed["requests"].isna().all()
     ok = table["error"].isna()
     pd.testing.assert_frame_equal(
@@ -240,6 +260,31 @@ def test_a_failing_run_is_recorded_and_the_others_complete(
         check_dtype=False,  # a failed run's metrics are NaN, so its int columns are floats
     )
     assert load_results(out)["error"].notna().sum() == 1
+
+
+@pytest.mark.parametrize("error", [InvariantError("replicas disagree"), KeyError("x")])
+def test_a_bug_in_a_run_stops_the_sweep_naming_the_run(
+    tmp_path: Path, reference: pd.DataFrame, error: BaseException
+) -> None:
+    out = tmp_path / "sweep.csv"
+    runner = functools.partial(raising_runner, error)
+    with pytest.raises(
+        SweepStoppedError, match=r"^run cluster.mode=eventual seed 1 stopped"
+    ) as info:
+        sweep(BASE, grid=GRID, seeds=2, workers=1, out=out, runner=runner)
+    assert type(info.value.__cause__) is type(error)
+    assert (info.value.run.overrides, info.value.run.seed) == ({"cluster.mode": "eventual"}, 1)
+    saved = load_results(out)
+    assert saved[["cluster.mode", "seed"]].values.tolist() == [
+        ["weak", 0],
+        ["weak", 1],
+        ["eventual", 0],
+    ]
+    assert saved["error"].isna().all()
+    pd.testing.assert_frame_equal(
+        saved[["cluster.mode", "seed", "requests"]],
+        reference.loc[:2, ["cluster.mode", "seed", "requests"]],
+    )
 
 
 # --------------------------------------------------------------------------- the file
@@ -270,7 +315,7 @@ cells = st.one_of(
 @given(st.lists(cells, min_size=1, max_size=4))
 def test_every_cell_reads_back_as_written(values: list[Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        results = ResultsFile(Path(tmp) / "r.csv", BASE.to_dict(), resume=False)
+        results = ResultsFile(Path(tmp) / "r.csv", BASE, resume=False)
         results.start()
         row = {"x": 1, "seed": 0, **{f"m{i}": v for i, v in enumerate(values)}, "error": None}
         results.append(row)
@@ -321,3 +366,26 @@ def test_cli_sweep_writes_the_file_and_a_summary(
     want = reference.sort_values(["cluster.mode", "seed"]).reset_index(drop=True)
     assert got["oversell_units"].tolist() == want["oversell_units"].tolist()
     assert main([*argv, "--out", str(out)]) == 2  # exists: --resume or another path
+
+
+def test_cli_a_run_that_stops_the_sweep_exits_1_with_the_command_that_replays_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `sim.sweep` the attribute is the function (sim/__init__.py); the package is in sys.modules.
+    package = importlib.import_module("sim.sweep")
+    runner = functools.partial(raising_runner, InvariantError("replicas disagree"))
+    monkeypatch.setattr(package, "sweep", functools.partial(package.sweep, runner=runner))
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TOML)
+    out = tmp_path / "r.csv"
+    argv = ["sweep", str(scenario), "--grid", "cluster.mode=weak,eventual", "--seeds", "2"]
+    assert main([*argv, "--set", "workload.stock=4", "--workers", "1", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    err = err.rstrip("\n")
+    assert err.startswith("capsim: run cluster.mode=eventual seed 1 stopped the sweep: ")
+    assert "InvariantError: replicas disagree (3 rows are in" in err
+    assert err.endswith(
+        f"python -m sim run {scenario} --seed 1 --set workload.stock=4 --set cluster.mode=eventual"
+    )
+    assert len(load_results(out)) == 3

@@ -5,25 +5,23 @@ buffer, one check of the active faults, one scheduled delivery object that
 SimPy's loop calls back (no process per message, no payload copies).
 A message is checked against the faults twice, when sent and when it arrives,
 so a partition that starts while it is in flight drops it too (as a firewall
-rule would). Messages are any objects with a class attribute `kind` (one of
-scenario.MESSAGE_KINDS) and are dispatched by type to the handler registered
-for it.
+rule would). Messages are any objects with a class attribute `kind` (its latency class:
+one of the core four or a kind the run's mode declares) and are dispatched by
+type to the handler registered for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from heapq import heappush
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-import simpy
-from simpy.events import NORMAL
 
+from sim.config.network import CORE_KINDS, NetworkConfig
 from sim.distributions import Sampler, Uniform
+from sim.engine.kernel import Bare, Engine
 from sim.errors import InvariantError
-from sim.scenario import MESSAGE_KINDS, NetworkConfig
 
 Handler = Callable[[int, int, Any], None]
 """A message handler: handler(src, dst, msg)."""
@@ -40,18 +38,8 @@ def message(cls: type) -> type:
     return dataclass(slots=True)(cls)
 
 
-class _Delivery:
-    """A scheduled arrival: the least that SimPy's loop needs to run a callback.
-
-    Environment.step (simpy 4.1) reads `event.callbacks`, sets it to None and
-    reads `event._ok`; nothing else. A full simpy.Event per message costs about
-    twice as much, so a delivery is this bare object: `callbacks` and `_ok` are
-    class attributes (the loop's `event.callbacks = None` shadows the shared
-    list on the instance only) and the payload is one attribute.
-    """
-
-    _ok = True
-    callbacks: list | None = None
+class _Delivery(Bare):
+    """A scheduled arrival: a bare heap entry (sim/engine/kernel.py) carrying one payload."""
 
 
 class LinkState:
@@ -98,25 +86,28 @@ class Network:
     """Delivers messages between nodes with latency, loss, duplication and cuts.
 
     Args:
-        env: the SimPy environment.
+        env: the engine.
         config: the scenario's `[network]` table.
         rng: the network's own random stream.
         links: the fault state consulted for every message.
+        kinds: the message kinds of the run (the core four and the mode's own).
     """
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Engine,
         config: NetworkConfig,
         rng: np.random.Generator,
         links: LinkState,
+        kinds: Sequence[str] = CORE_KINDS,
     ) -> None:
         self.env = env
         self.links = links
+        self.kinds = tuple(kinds)
         self._handlers: dict[type, Handler] = {}
         self._latency: dict[str, Sampler] = {}
         default = Sampler(config.latency, rng)
-        for kind in MESSAGE_KINDS:
+        for kind in self.kinds:  # a kind without its own latency shares the default's draws
             dist = config.latency_by_kind.get(kind)
             self._latency[kind] = default if dist is None else Sampler(dist, rng)
         self._loss = config.loss
@@ -125,18 +116,20 @@ class Network:
         self._coin = Sampler(coin, rng) if (config.loss or config.duplicate) else None
         # One delivery class per network: its shared callback list calls this network.
         self._delivery_class = type("Delivery", (_Delivery,), {"callbacks": [self._deliver]})
-        self._queue = env._queue
-        self._eid = env._eid
+        self._schedule = env.bare_scheduler()
         # sent = delivered + dropped - duplicated + in flight; counted where it is cheapest.
-        self.duplicated: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
-        self.delivered: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
-        self.dropped: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
+        self.duplicated: dict[str, int] = dict.fromkeys(self.kinds, 0)
+        self.delivered: dict[str, int] = dict.fromkeys(self.kinds, 0)
+        self.dropped: dict[str, int] = dict.fromkeys(self.kinds, 0)
 
     def register(self, msg_type: type, handler: Handler) -> None:
         """Route every message of `msg_type` to `handler(src, dst, msg)`."""
         kind = getattr(msg_type, "kind", None)
-        if kind not in MESSAGE_KINDS:
-            raise InvariantError(f"{msg_type.__name__}.kind {kind!r} not in {MESSAGE_KINDS}")
+        if kind not in self.kinds:
+            raise InvariantError(
+                f"{msg_type.__name__}.kind {kind!r} is not a message kind of this run "
+                f"{self.kinds} (a mode lists the kinds it sends in its ModeSpec)"
+            )
         self._handlers[msg_type] = handler
 
     def send(self, src: int, dst: int, msg: Any) -> None:
@@ -150,22 +143,13 @@ class Network:
                 return
             if self._coin() < self._duplicate:
                 self.duplicated[msg.kind] += 1
-                self._schedule(src, dst, msg)
-        # Environment.schedule inlined (one heap entry per message), see _Delivery.
-        delivery = self._delivery_class()
-        delivery.payload = (src, dst, msg)
-        heappush(
-            self._queue,
-            (self.env._now + self._latency[msg.kind](), NORMAL, next(self._eid), delivery),
-        )
+                self._send_one(src, dst, msg)
+        self._send_one(src, dst, msg)
 
-    def _schedule(self, src: int, dst: int, msg: Any) -> None:
+    def _send_one(self, src: int, dst: int, msg: Any) -> None:
         delivery = self._delivery_class()
         delivery.payload = (src, dst, msg)
-        heappush(
-            self._queue,
-            (self.env._now + self._latency[msg.kind](), NORMAL, next(self._eid), delivery),
-        )
+        self._schedule(self._latency[msg.kind](), delivery)
 
     def _deliver(self, delivery: _Delivery) -> None:
         src, dst, msg = delivery.payload
@@ -180,12 +164,12 @@ class Network:
 
         `sent` counts every send, including those still in flight at the end.
         """
-        flying: dict[str, int] = dict.fromkeys(MESSAGE_KINDS, 0)
-        for entry in self._queue:
-            if isinstance(entry[3], self._delivery_class):
-                flying[entry[3].payload[2].kind] += 1
+        flying: dict[str, int] = dict.fromkeys(self.kinds, 0)
+        for obj in self.env.scheduled():
+            if isinstance(obj, self._delivery_class):
+                flying[obj.payload[2].kind] += 1
         by_kind = {}
-        for k in MESSAGE_KINDS:
+        for k in self.kinds:
             sent = self.delivered[k] + self.dropped[k] + flying[k] - self.duplicated[k]
             if sent or self.delivered[k]:
                 by_kind[k] = {
@@ -199,30 +183,3 @@ class Network:
             "dropped": sum(self.dropped.values()),
             "by_kind": by_kind,
         }
-
-
-def _run_call(call: _Call) -> None:
-    call.fn(*call.args)
-
-
-class _Call:
-    """A scheduled call: like _Delivery, the least SimPy's loop needs to run a callback."""
-
-    _ok = True
-    callbacks: ClassVar[list | None] = [_run_call]
-
-
-def call_later(
-    env: simpy.Environment, delay_ms: float, fn: Callable[..., None], *args: Any
-) -> None:
-    """Call `fn(*args)` after `delay_ms` of simulated time: one heap entry, no process.
-
-    Timers that must be cancelled carry a generation number checked by `fn`
-    (STYLE.md §5): stale ticks are dropped by the callee.
-    """
-    if delay_ms < 0:
-        raise InvariantError(f"negative delay {delay_ms}")
-    call = _Call()
-    call.fn = fn
-    call.args = args
-    heappush(env._queue, (env._now + delay_ms, NORMAL, next(env._eid), call))

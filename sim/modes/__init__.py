@@ -1,28 +1,22 @@
-"""The registry of consistency modes: the one place that maps a scenario's mode name to a class."""
+"""Consistency modes, one module each; `build_mode` makes the one a cluster names.
+
+Modes are found by the registry (sim/plugins.py, `MODES`): each module of this
+package that declares `MODE = ModeSpec(...)` is one. Nothing here lists them.
+"""
 
 from __future__ import annotations
 
+from sim.config.cluster import ClusterConfig
 from sim.engine.world import World
-from sim.errors import ScenarioError
-from sim.modes.base import Mode
-from sim.modes.eventual import EventualMode
-from sim.modes.strong import StrongMode
-from sim.modes.weak import WeakMode
-from sim.scenario import MODES, ClusterConfig
+from sim.modes.base import Mode, ModeSpec
+from sim.plugins import MODES
 
-REGISTRY: dict[str, type] = {
-    "strong": StrongMode,
-    "weak": WeakMode,
-    "eventual": EventualMode,
-}
+
+def spec_of(mode: str) -> ModeSpec:
+    """The ModeSpec registered as `mode`."""
+    return MODES.get(mode, "cluster.mode")
 
 
 def build_mode(world: World, cluster: ClusterConfig) -> Mode:
-    """The mode object for `cluster.mode`, built on `world`."""
-    cls = REGISTRY.get(cluster.mode)
-    if cls is None:
-        raise ScenarioError(
-            f"cluster.mode: {cluster.mode!r} is not built yet (available: "
-            f"{', '.join(m for m in MODES if m in REGISTRY)})"
-        )
-    return cls(world, cluster)
+    """The mode object for `cluster.mode`, built on `world` with its own settings."""
+    return spec_of(cluster.mode).build(world, cluster.settings)

@@ -1,4 +1,9 @@
-"""The contract every consistency mode implements, and the values it answers with.
+"""The contract every consistency mode implements, how a mode describes itself, and its answers.
+
+A mode is one module (or package) that declares `MODE = ModeSpec(...)`: its
+name, its own settings table, the message kinds it sends, the counters it
+reports, and `build(world, settings)`. The registry (sim/plugins.py) finds it;
+nothing else lists modes. docs/design.md, "How to add a mode", walks through it.
 
 A mode owns the replicas' state and the protocol between them; it knows
 nothing of the shop, the history or metrics. Clients call it with a `reply`
@@ -16,7 +21,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from sim.config.cluster import ModeSettings
 from sim.engine.network import message
+from sim.engine.world import World
 
 Key = str
 Value = Any
@@ -119,6 +126,33 @@ class Mode(Protocol):
         """Mode-specific counters for metrics (pruned clocks, handoffs, elections...)."""
 
 
+@dataclass(frozen=True)
+class ModeSpec:
+    """What a mode module declares about itself (`MODE = ModeSpec(...)`).
+
+    Attributes:
+        name: the scenario's `cluster.mode` value.
+        settings: its settings table class (`[cluster.<name>]`); a ModeSettings
+            subclass, possibly with no fields.
+        build: `build(world, settings)` -> the Mode object of one run.
+        message_kinds: latency classes its messages use beyond the core four
+            (write, ack, read, response); `network.latency_by_kind` accepts them.
+        counters: the names of `Mode.stats()`, reported under the `mode` metric.
+        summary: one line for listings.
+        colour: a matplotlib colour for its lines in the experiments' figures.
+        order: where it is listed among the modes.
+    """
+
+    name: str
+    settings: type[ModeSettings]
+    build: Callable[[World, Any], Mode]
+    message_kinds: tuple[str, ...] = ()
+    counters: tuple[str, ...] = ()
+    summary: str = ""
+    colour: str = "tab:gray"
+    order: int = 100
+
+
 class LeaseLocks:
     """Lease locks on keys: a lock is free once its lease has run out (no process, no timer).
 
@@ -159,21 +193,21 @@ class LocalLocks:
     """Lease locks kept on the node that takes the request (weak and eventual modes).
 
     A lock on one node excludes only the buyers who come through that node:
-    not a global lock, which is the point of measuring it. Expects `self.env`
+    not a global lock, which is the point of measuring it. Expects `self.world`
     and `self.locks` (one LeaseLocks per node) on the mode.
     """
 
-    env: Any
+    world: World
     locks: list[LeaseLocks]
 
     def lock(self, node: int, key: Key, owner: str, lease_ms: float, reply: Reply) -> None:
         """Take the lock on `node`'s table: OK or BUSY at once."""
-        granted = self.locks[node].acquire(key, owner, self.env.now, lease_ms)
+        granted = self.locks[node].acquire(key, owner, self.world.now, lease_ms)
         reply(WriteResult(Status.OK if granted else Status.BUSY))
 
     def unlock(self, node: int, key: Key, owner: str, reply: Reply) -> None:
         """Release it; FAIL "lease-expired" if the lease ran out first."""
-        if self.locks[node].release(key, owner, self.env.now):
+        if self.locks[node].release(key, owner, self.world.now):
             reply(WriteResult(Status.OK))
         else:
             reply(WriteResult(Status.FAIL, None, "lease-expired"))

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from sim.config.cluster import ModeSettings
 from sim.engine.network import message
 from sim.engine.world import World
 from sim.modes.base import (
@@ -29,6 +30,7 @@ from sim.modes.base import (
     KeyState,
     LeaseLocks,
     LocalLocks,
+    ModeSpec,
     ReadResult,
     Reply,
     Status,
@@ -36,7 +38,6 @@ from sim.modes.base import (
     Version,
     WriteResult,
 )
-from sim.scenario import ClusterConfig
 
 Stamp = tuple[float, int]
 _ZERO: Stamp = (float("-inf"), -1)  # "no copy" in a FetchReply
@@ -72,19 +73,22 @@ class FetchReply:
     value: Value
 
 
+class WeakSettings(ModeSettings):
+    """Weak mode has no settings of its own: N and durability are the cluster's."""
+
+
 class WeakMode(LocalLocks):
     """Local reads and writes, asynchronous best-effort push, last writer wins."""
 
     name = "weak"
 
-    def __init__(self, world: World, cluster: ClusterConfig) -> None:
+    def __init__(self, world: World, settings: WeakSettings | None = None) -> None:
         self.world = world
-        self.env = world.env
         self.net = world.network
         self.ring = world.ring
         self.clocks = world.clocks
-        self.n = cluster.replication
-        self.durable = cluster.durable
+        self.n = world.replication
+        self.durable = world.durable
         nodes = world.nodes
         # store[node][key] = (stamp, value)
         self.store: list[dict[Key, tuple[Stamp, Value]]] = [{} for _ in range(nodes)]
@@ -257,3 +261,14 @@ class WeakMode(LocalLocks):
     def stats(self) -> dict[str, Any]:
         """Writes acknowledged but already older than the value they landed on."""
         return {"lww_lost_on_arrival": self.lost_on_arrival}
+
+
+MODE = ModeSpec(
+    name="weak",
+    settings=WeakSettings,
+    build=WeakMode,
+    counters=("lww_lost_on_arrival",),
+    summary="the home node answers alone, pushes writes best effort; last writer wins",
+    colour="tab:red",
+    order=20,
+)

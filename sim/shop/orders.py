@@ -20,16 +20,17 @@ the read's context, which is the write-back DESIGN.md asks for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import simpy
 
 from sim.client import Proc, StoreClient
+from sim.config.shop import Resolver, ShopConfig
+from sim.engine.kernel import Engine
 from sim.modes.base import ReadResult, Status
 from sim.shop.model import CONFIRMED, OrderRow, ProductRow, Reservation, order_key, user_key
+from sim.shop.resolvers import resolve
 
 CONFIRMED_OUTCOME = "confirmed"
 SOLD_OUT = "sold-out"
@@ -46,36 +47,35 @@ class OrderOutcome:
     lock_waits: int = 0
 
 
-@dataclass(frozen=True)
-class OrderPolicy:
-    """How orders are placed in this run: concurrency control, retries, layout, resolver."""
+def write_back(
+    client: StoreClient, key: str, read: ReadResult, merged: Any, deadline: float
+) -> Proc:
+    """After a read that returned siblings, write the resolver's merge back with its context.
 
-    concurrency: str
-    layout: str
-    resolver: Callable[[Any], Any]
-    max_retries: int
-    backoff_ms: float
-    lease_ms: float
-
-
-def resolve(result: ReadResult, resolver: Callable[[Any], Any]) -> Any:
-    """The one value a client acts on: the single sibling, or the resolver's merge."""
-    siblings = result.siblings
-    if not siblings:
-        return None
-    if len(siblings) == 1:
-        return siblings[0]
-    return resolver(siblings)
+    The client, not the store, resolves conflicts (DESIGN.md): without this a
+    product that sold out during a partition would keep its siblings forever.
+    The outcome does not change what the customer is told.
+    """
+    if len(read.siblings) > 1:
+        yield from client.write(key, merged, deadline, context=read.version)
 
 
 class OrderPlacer:
-    """Places orders for the customers of one run through their store clients."""
+    """Places orders for the customers of one run through their store clients.
+
+    Args:
+        env: the engine.
+        policy: the `[shop]` table (concurrency control, layout, retries, lease).
+        resolver: merges the siblings a read returns.
+        rng: the back-off's random stream.
+    """
 
     def __init__(
-        self, env: simpy.Environment, policy: OrderPolicy, rng: np.random.Generator
+        self, env: Engine, policy: ShopConfig, resolver: Resolver, rng: np.random.Generator
     ) -> None:
         self.env = env
         self.policy = policy
+        self.resolver = resolver
         self.rng = rng
 
     def _backoff(self, attempt: int) -> float:
@@ -124,11 +124,11 @@ class OrderPlacer:
             read = yield from client.read(key, deadline)
             if read.status is not Status.OK:
                 return OrderOutcome(Status.FAIL, error=read.error, retries=retries)
-            product = resolve(read, self.policy.resolver)
+            product = resolve(read.siblings, self.resolver)
             if product is None:
                 return OrderOutcome(Status.FAIL, error="no-such-product", retries=retries)
             if product.available < units:
-                yield from self._write_back(client, key, read, product, deadline)
+                yield from write_back(client, key, read, product, deadline)
                 return OrderOutcome(Status.OK, SOLD_OUT, retries=retries)
             new = self._reserve(product, user_id, units, order_id, attempt)
             write = yield from client.write(
@@ -181,9 +181,9 @@ class OrderPlacer:
             return OrderOutcome(
                 Status.FAIL, error=read.error or "no-such-product", lock_waits=waits
             )
-        product = resolve(read, self.policy.resolver)
+        product = resolve(read.siblings, self.resolver)
         if product.available < units:
-            yield from self._write_back(client, key, read, product, deadline)
+            yield from write_back(client, key, read, product, deadline)
             yield from client.unlock(key, owner, deadline)
             return OrderOutcome(Status.OK, SOLD_OUT, lock_waits=waits)
         new = self._reserve(product, user_id, units, order_id, 0)
@@ -198,18 +198,6 @@ class OrderPlacer:
         outcome = yield from self._record(client, user_id, key, units, order_id, deadline, 0, waits)
         yield from client.unlock(key, owner, deadline)
         return outcome
-
-    def _write_back(
-        self, client: StoreClient, key: str, read: ReadResult, merged: Any, deadline: float
-    ) -> Proc:
-        """After reading siblings, write the resolver's merge back with the read's context.
-
-        The client, not the store, resolves conflicts (DESIGN.md): without this a
-        product that sold out during a partition would keep its siblings forever.
-        The outcome does not change the customer's answer.
-        """
-        if len(read.siblings) > 1:
-            yield from client.write(key, merged, deadline, context=read.version)
 
     def _record(
         self,
@@ -242,7 +230,7 @@ class OrderPlacer:
                     retries=retries,
                     lock_waits=waits,
                 )
-            user = resolve(read, self.policy.resolver)
+            user = resolve(read.siblings, self.resolver)
             write = yield from client.write(
                 ukey, user.with_order(order, f"{order_id}@u", now), deadline, context=read.version
             )

@@ -9,7 +9,7 @@
   simple, and it loses the other siblings' orders.
 
 Both are commutative, associative and idempotent over the values a run can
-produce (tests/test_resolvers.py checks the laws). For `merge_orders` that holds
+produce (tests/shop/test_resolvers.py checks the laws). For `merge_orders` that holds
 when every order of a product reserves the same number of units, as the
 workloads do (`units_per_order`); with mixed sizes, first-fit cancellation is not
 associative. A merged row's tag is a digest of its content, so merging the same
@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sim.scenario import Resolver
 from sim.shop.model import OrderRow, ProductRow, Reservation, UserRow, status_rank
 
 
@@ -117,11 +116,14 @@ def _merge_users(rows: Sequence[UserRow]) -> UserRow:
     return dataclasses.replace(merged, tag=_digest(merged))
 
 
-RESOLVERS: dict[str, Resolver] = {"merge-orders": merge_orders, "lww": lww}
+def resolve(siblings: Sequence[Any], resolver: Callable[[Sequence[Any]], Any]) -> Any:
+    """The one value a client acts on: None, the single sibling, or the resolver's merge."""
+    if not siblings:
+        return None
+    if len(siblings) == 1:
+        return siblings[0]
+    return resolver(siblings)
 
 
-def resolver_for(spec: str | Resolver) -> Resolver:
-    """The resolver named in a scenario, or the user's own function."""
-    if callable(spec):
-        return spec
-    return RESOLVERS[spec]
+RESOLVERS = {"merge-orders": merge_orders, "lww": lww}
+"""The built-in resolvers by name (found by sim.plugins.RESOLVERS)."""

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import gc
 
-import simpy
-
+from sim.engine.kernel import Engine
 from sim.engine.loop import YOUNG_THRESHOLD, run_until
-from sim.engine.network import call_later
 
 
 def test_progress_per_chunk_and_the_run_stops_at_the_end() -> None:
-    env = simpy.Environment()
+    env = Engine()
     ticks: list[float] = []
     for t in (5.0, 99.0, 100.0, 150.0):
-        call_later(env, t, ticks.append, t)
+        env.call_later(t, ticks.append, t)
     seen: list[float] = []
     run_until(env, 100.0, lambda now, end: seen.append(now), chunks=4)
     assert seen == [25.0, 50.0, 75.0, 100.0]
@@ -25,14 +23,14 @@ def test_progress_per_chunk_and_the_run_stops_at_the_end() -> None:
 def test_collector_thresholds_and_freeze_are_restored_even_on_error() -> None:
     before = gc.get_threshold()
     assert gc.get_freeze_count() == 0
-    env = simpy.Environment()
+    env = Engine()
     inside: list[tuple] = []
 
     def boom() -> None:
         inside.append((gc.get_threshold()[0], gc.get_freeze_count()))
         raise RuntimeError("boom")
 
-    call_later(env, 60.0, boom)
+    env.call_later(60.0, boom)
     try:
         run_until(env, 100.0, chunks=4)
     except RuntimeError:
@@ -50,7 +48,7 @@ def test_a_callers_own_freeze_is_left_alone() -> None:
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
-        run_until(simpy.Environment(), 10.0, chunks=2)
+        run_until(Engine(), 10.0, chunks=2)
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()

@@ -6,15 +6,17 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import simpy
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 
+from sim.config.network import NetworkConfig
 from sim.distributions import Constant, Exponential
-from sim.engine.faults import Clocks, Nemesis
-from sim.engine.network import LinkState, Network, call_later
+from sim.engine.clocks import Clocks
+from sim.engine.kernel import Engine
+from sim.engine.nemesis import Nemesis
+from sim.engine.network import LinkState, Network
+from sim.faults.base import Fault
 from sim.history import History
-from sim.scenario import FaultSpec, NetworkConfig
 from tests.strategies import faults
 
 
@@ -30,8 +32,8 @@ class Pong:
     n: int
 
 
-def make(config: NetworkConfig, seed: int = 1) -> tuple[simpy.Environment, Network, list]:
-    env = simpy.Environment()
+def make(config: NetworkConfig, seed: int = 1) -> tuple[Engine, Network, list]:
+    env = Engine()
     net = Network(env, config, np.random.default_rng(seed), LinkState())
     got: list = []
     net.register(Ping, lambda src, dst, msg: got.append((env.now, src, dst, msg.n)))
@@ -53,11 +55,11 @@ def test_cut_drops_at_send_and_in_flight() -> None:
     env, net, got = make(NetworkConfig(latency=Constant(10.0)))
     cut = lambda src, dst: {src, dst} == {0, 1}  # noqa: E731
     net.send(0, 1, Ping(1))  # in flight when the cut starts at t=5
-    call_later(env, 5.0, net.links.add_cut, cut)
-    call_later(env, 6.0, net.send, 0, 1, Ping(2))  # sent across the cut
-    call_later(env, 6.0, net.send, 0, 2, Ping(3))  # not across it
-    call_later(env, 30.0, net.links.remove_cut, cut)
-    call_later(env, 31.0, net.send, 1, 0, Ping(4))
+    env.call_later(5.0, net.links.add_cut, cut)
+    env.call_later(6.0, net.send, 0, 1, Ping(2))  # sent across the cut
+    env.call_later(6.0, net.send, 0, 2, Ping(3))  # not across it
+    env.call_later(30.0, net.links.remove_cut, cut)
+    env.call_later(31.0, net.send, 1, 0, Ping(4))
     env.run()
     assert [g[3] for g in got] == [3, 4]
     stats = net.stats()
@@ -87,7 +89,7 @@ def test_same_seed_same_latencies() -> None:
     assert runs[0] == runs[1]
 
 
-def cut_by_schedule(specs: tuple[FaultSpec, ...], t: float, src: int, dst: int) -> bool:
+def cut_by_schedule(specs: tuple[Fault, ...], t: float, src: int, dst: int) -> bool:
     """Whether the schedule cuts src->dst at time t, computed from the specs alone."""
     for f in specs:
         if not (f.start_ms <= t < (f.end_ms if f.end_ms is not None else float("inf"))):
@@ -109,7 +111,7 @@ def test_messages_are_never_delivered_across_an_active_cut(data: st.DataObject, 
     nodes = data.draw(st.integers(2, 6))
     specs = data.draw(faults(nodes, 1000.0))
     note(f"seed={seed} faults={specs}")
-    env = simpy.Environment()
+    env = Engine()
     links = LinkState()
     net = Network(env, NetworkConfig(latency=Exponential(20.0)), np.random.default_rng(seed), links)
     Nemesis(env, specs, nodes, links, Clocks(env, [0.0] * nodes), History(), 2000.0)
@@ -124,7 +126,7 @@ def test_messages_are_never_delivered_across_an_active_cut(data: st.DataObject, 
             sent[i] = (env.now, src, dst)
             net.send(src, dst, Ping(i))
 
-        call_later(env, float(t), send)
+        env.call_later(float(t), send)
     env.run()
     for t, src, dst, i in delivered:
         assert not cut_by_schedule(specs, t, src, dst), f"delivered across a cut at {t}"

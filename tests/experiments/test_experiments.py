@@ -39,7 +39,7 @@ def test_quick_run_writes_table_and_figure(name: str, outputs: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = outputs / "results" / f"{name}-quick.csv"
     figure = outputs / "figures" / f"{name}-quick.png"
-    assert f"table:  {table}" in proc.stdout or "table:" in proc.stdout
+    assert f"table:  {table}" in proc.stdout, proc.stdout[-2000:]
     assert figure.exists() and figure.stat().st_size > 10_000
     frame = load_results(table)
     swept = list(frame.columns[: list(frame.columns).index("seed")])

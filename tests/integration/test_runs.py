@@ -54,8 +54,9 @@ def test_weak_oversells_under_a_partition_while_available(weak) -> None:
 
 def test_eventual_is_available_loses_nothing_and_apologises(eventual) -> None:
     m = eventual.metrics
-    s = eventual.scenario.cluster
-    assert (s.nodes, s.replication, s.read_quorum, s.write_quorum, s.sloppy_quorum) == (
+    c = eventual.scenario.cluster
+    s = c.settings
+    assert (c.nodes, c.replication, s.read_quorum, s.write_quorum, s.sloppy_quorum) == (
         5,
         3,
         2,

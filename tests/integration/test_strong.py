@@ -15,15 +15,13 @@ from pathlib import Path
 import pytest
 from hypothesis import event, given, note, settings
 
-from sim import Scenario, load_scenario, run
+from sim import ClusterConfig, Scenario, WorkloadConfig, fault, load_scenario, run
 from sim.check import Verdict, check
-from sim.scenario import ClusterConfig, FaultSpec, WorkloadConfig
 from tests.strategies import scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "flash_sale_partition.toml"
 CHECK_TIMEOUT_S = 30.0
-COVERAGE: Counter[str] = Counter()
 
 
 def reproduce(*overrides: str) -> str:
@@ -63,7 +61,10 @@ def test_strong_is_unavailable_on_the_minority_side_only(partitioned) -> None:
     outside = m["requests"] - m["requests_during_faults"]
     ok = round(m["availability"] * m["requests"]) - m["ok_during_faults"]
     assert ok >= 0.98 * outside, how  # without the fault, nearly everything succeeds
-    assert m["mode"]["step_downs"] >= 1 or m["mode"]["elections"] > m["mode"]["groups"], how
+    # Leaders cut off on the 2-node side step down (check-quorum), and the 3-node
+    # side elects new leaders for the groups it holds a majority of.
+    assert m["mode"]["step_downs"] >= 1, how
+    assert m["mode"]["elections"] > m["mode"]["groups"], how
 
 
 def test_strong_history_is_linearizable(partitioned) -> None:
@@ -79,54 +80,56 @@ def test_weak_mode_history_is_rejected_by_the_checker() -> None:
     assert "product:0" in verdict.explanations
 
 
-@settings(max_examples=2 * settings().max_examples)  # cheap: ~10 ms run + ~1 ms check each
-@given(
-    scenarios(
-        modes=("strong",),
-        fault_kinds=("partition", "one-way", "isolate", "crash"),
-        loss=True,
-    )
-)
-def test_strong_is_linearizable_and_safe_under_generated_faults(scenario: Scenario) -> None:
+def test_strong_is_linearizable_and_safe_under_generated_faults() -> None:
     """Any fault schedule, any loss: no oversell, no lost order, a linearizable history.
 
     Examples are small (3-5 nodes, at most 40 customers, 3 s of traffic) so the
     checker decides each in milliseconds; an UNKNOWN verdict fails the test.
+    The examples must also have reached the cases that make the property mean
+    something: service, refusals and a new leader during faults.
     """
-    note(rebuild(scenario))
-    result = run(scenario)
-    m = result.metrics
-    note(f"ok_during_faults={m['ok_during_faults']} of {m['requests_during_faults']}")
-    assert m["oversell_units"] == 0
-    assert m["lost_orders"] == 0
-    assert m["converged"] is True
-    verdict = check(result.history.ops, timeout_s=CHECK_TIMEOUT_S)
-    assert verdict.verdict is Verdict.LINEARIZABLE, verdict.describe()
-    if m["ok_during_faults"]:
-        COVERAGE["requests succeeded during a fault"] += 1
-    if m["requests_during_faults"] > m["ok_during_faults"]:
-        COVERAGE["requests refused or unanswered during a fault"] += 1
-    if m["mode"]["elections"] > m["mode"]["groups"]:
-        COVERAGE["a group elected a new leader"] += 1
-    ok = m["ok_during_faults"]
-    event(f"requests ok during faults: {'0' if not ok else '1-9' if ok < 10 else '10+'}")
-    event(f"re-election: {'yes' if m['mode']['elections'] > m['mode']['groups'] else 'no'}")
+    seen: Counter[str] = Counter()
 
+    @settings(max_examples=2 * settings().max_examples)  # ~10 ms run + ~1 ms check each
+    @given(
+        scenarios(
+            modes=("strong",),
+            fault_kinds=("partition", "one-way", "isolate", "crash"),
+            loss=True,
+        )
+    )
+    def holds(scenario: Scenario) -> None:
+        note(rebuild(scenario))
+        result = run(scenario)
+        m = result.metrics
+        note(f"ok_during_faults={m['ok_during_faults']} of {m['requests_during_faults']}")
+        assert m["oversell_units"] == 0
+        assert m["lost_orders"] == 0
+        assert m["converged"] is True
+        verdict = check(result.history.ops, timeout_s=CHECK_TIMEOUT_S)
+        assert verdict.verdict is Verdict.LINEARIZABLE, verdict.describe()
+        ok = m["ok_during_faults"]
+        reelected = m["mode"]["elections"] > m["mode"]["groups"]
+        seen["requests succeeded during a fault"] += ok > 0
+        seen["requests refused or unanswered during a fault"] += m["requests_during_faults"] > ok
+        seen["a group elected a new leader"] += reelected
+        event(f"requests ok during faults: {'0' if not ok else '1-9' if ok < 10 else '10+'}")
+        event(f"re-election: {'yes' if reelected else 'no'}")
 
-def test_the_strong_property_was_not_vacuous() -> None:
-    """Runs after the property: it must have seen service, refusals and failovers in faults."""
-    if not COVERAGE:
-        test_strong_is_linearizable_and_safe_under_generated_faults()
-    assert COVERAGE["requests succeeded during a fault"] > 0, COVERAGE
-    assert COVERAGE["requests refused or unanswered during a fault"] > 0, COVERAGE
-    assert COVERAGE["a group elected a new leader"] > 0, COVERAGE
+    holds()
+    for case in (
+        "requests succeeded during a fault",
+        "requests refused or unanswered during a fault",
+        "a group elected a new leader",
+    ):
+        assert seen[case] > 0, f"no example reached: {case} ({dict(seen)})"
 
 
 def test_a_thousand_nodes_in_strong_mode() -> None:
     scenario = Scenario(
         cluster=ClusterConfig(mode="strong", nodes=1000, virtual_nodes=16),
         workload=WorkloadConfig(customers=60, stock=10, arrival_mean_ms=20.0, products=50),
-        faults=(FaultSpec("isolate", 300.0, 900.0, node=7),),
+        faults=(fault("isolate", start_ms=300.0, end_ms=900.0, node=7),),
         duration_ms=2000.0,
         settle_ms=2000.0,
         seed=3,

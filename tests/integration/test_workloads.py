@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from sim import ClusterConfig, FaultSpec, Scenario, WorkloadConfig, run
+import pytest
+
+from sim import ClusterConfig, Scenario, ShopConfig, WorkloadConfig, fault, run
+from sim.plugins import RESOLVERS
 from sim.shop.resolvers import merge_orders
 
-SPLIT = FaultSpec("partition", 300.0, 1500.0, groups=((0, 1), (2, 3, 4)))
+SPLIT = fault("partition", start_ms=300.0, end_ms=1500.0, groups=[[0, 1], [2, 3, 4]])
 
 
-def small(mode: str, **cluster) -> Scenario:
+def small(mode: str, resolver: str = "merge-orders", **cluster) -> Scenario:
     return Scenario(
         cluster=ClusterConfig(mode=mode, **cluster),
+        shop=ShopConfig(resolver=resolver),
         workload=WorkloadConfig(customers=60, stock=10, arrival_mean_ms=20.0),
         faults=(SPLIT,),
         duration_ms=2000.0,
@@ -58,21 +62,57 @@ def test_a_thousand_nodes() -> None:
         assert m["requests"] == 60 and m["availability"] > 0.9, (mode, m["availability"])
 
 
+CALLS: list[int] = []
+
+
+def counting_merge(siblings):
+    """A user's resolver: merge-orders, counting the siblings it is given."""
+    CALLS.append(len(siblings))
+    return merge_orders(siblings)
+
+
 def test_a_user_function_can_resolve_siblings() -> None:
-    calls: list[int] = []
-
-    def counting_merge(siblings):
-        calls.append(len(siblings))
-        return merge_orders(siblings)
-
-    result = run(small("eventual", resolver=counting_merge))
-    assert calls and max(calls) >= 2
+    CALLS.clear()
+    scenario = small("eventual", resolver=counting_merge)
+    assert scenario.shop.resolver == f"{__name__}:counting_merge"  # travels by import name
+    result = run(scenario)
+    assert CALLS and max(CALLS) >= 2
     assert result.metrics["lost_orders"] == 0
     assert result.to_json()  # the scenario still serialises (resolver by name)
 
 
+@pytest.fixture
+def registered():
+    calls: list[int] = []
+
+    def counting(siblings):
+        calls.append(len(siblings))
+        return merge_orders(siblings)
+
+    RESOLVERS.register(counting, "counting")
+    yield calls
+    RESOLVERS.unregister("counting")
+
+
+def test_a_registered_resolver_is_used_by_name(registered) -> None:
+    result = run(small("eventual", resolver="counting"))
+    assert registered and max(registered) >= 2
+    assert result.metrics["lost_orders"] == 0
+
+
+def broken_merge(siblings):
+    raise TypeError("cannot merge these")
+
+
+def test_a_user_resolver_that_raises_ends_the_run_with_a_run_error() -> None:
+    from sim.errors import RunError
+
+    with pytest.raises(RunError, match=r"shop.resolver .*broken_merge raised TypeError"):
+        run(small("eventual", resolver=broken_merge))
+
+
 def test_crash_and_restart_with_durable_data_loses_nothing() -> None:
-    crash = FaultSpec("crash", 300.0, 1200.0, node=2)
+    crash = fault("crash", start_ms=300.0, end_ms=1200.0, node=2)
     result = run(
         Scenario(
             cluster=ClusterConfig(mode="eventual"),

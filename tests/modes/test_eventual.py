@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from sim.engine.faults import partition_cut
-from sim.engine.network import call_later
+from sim.faults.partition import partition_cut
 from sim.modes.base import Status
 from sim.modes.eventual import EventualMode
-from sim.scenario import ClusterConfig
-from tests.modes.conftest import build_world
+from tests.modes.conftest import build_world, make_mode
 
 
 def eventual(world, **kw) -> EventualMode:
-    settings = {"nodes": world.nodes, "mode": "eventual", "anti_entropy_ms": 0.0, **kw}
-    return EventualMode(world, ClusterConfig(**settings))
+    return make_mode("eventual", world, **{"anti_entropy_ms": 0.0, **kw})
 
 
 def read_now(world, mode, node, key, until):
@@ -130,7 +127,7 @@ def test_anti_entropy_converges_and_in_sync_replicas_exchange_one_message() -> N
         mode.write(0, f"k{i}", f"new{i}", None, False, lambda r: None)
     world.env.run(until=50)
     world.links.remove_cut(cut)
-    call_later(world.env, 0.0, lambda: None)
+    world.env.call_later(0.0, lambda: None)
     world.env.run(until=1000)
     assert list(mode.divergent_keys()) == []
     for i in range(5):
@@ -183,8 +180,7 @@ def test_reads_time_out_on_time_and_stay_in_due_order_when_sent_to_stand_ins() -
     starts = [100.0 + 7.0 * i for i in range(12)]
     answered: dict[float, float] = {}
     for t in starts:
-        call_later(
-            world.env,
+        world.env.call_later(
             t,
             lambda t=t: mode.read(home, key, lambda r, t=t: answered.setdefault(t, world.env.now)),
         )

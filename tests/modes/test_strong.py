@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from sim.modes import REGISTRY, build_mode
+from sim.config.cluster import ClusterConfig
+from sim.modes import build_mode
 from sim.modes.base import KeyState, Status
-from sim.modes.strong import StrongMode
-from sim.scenario import ClusterConfig
-from tests.modes.conftest import build_world, call
+from sim.modes.strong import MODE, StrongMode
+from sim.plugins import MODES
+from tests.modes.conftest import build_world, call, make_mode
 
 
 def test_the_registry_builds_strong_mode() -> None:
     world = build_world()
     mode = build_mode(world, ClusterConfig(mode="strong"))
-    assert REGISTRY["strong"] is StrongMode and isinstance(mode, StrongMode)
+    assert MODES.get("strong", "cluster.mode") is MODE and isinstance(mode, StrongMode)
     assert mode.name == "strong"
 
 
 def test_versions_are_log_indices_exported_as_ints() -> None:
     world = build_world()
-    mode = StrongMode(world, ClusterConfig(mode="strong"))
+    mode = make_mode("strong", world)
     mode.load("k", "v0")
     box = call(world.env, lambda r: mode.write(0, "k", "v1", None, False, r))
     world.env.run(until=500)
@@ -32,7 +33,7 @@ def test_versions_are_log_indices_exported_as_ints() -> None:
 
 def test_observation_after_the_run() -> None:
     world = build_world()
-    mode = StrongMode(world, ClusterConfig(mode="strong"))
+    mode = make_mode("strong", world)
     for key in ("a", "b"):
         mode.load(key, f"{key}0")
     mode.write(1, "c", "c1", None, False, lambda r: None)
@@ -49,7 +50,7 @@ def test_observation_after_the_run() -> None:
 
 def test_a_crashed_members_keys_diverge_until_it_catches_up() -> None:
     world = build_world()
-    mode = StrongMode(world, ClusterConfig(mode="strong"))
+    mode = make_mode("strong", world)
     mode.load("k", "v0")
     world.env.run(until=400)
     group = mode.raft.group_for("k")
@@ -70,7 +71,7 @@ def test_a_crashed_members_keys_diverge_until_it_catches_up() -> None:
 def test_same_seed_same_protocol_run() -> None:
     def elections(seed: int) -> list:
         world = build_world(seed=seed)
-        mode = StrongMode(world, ClusterConfig(mode="strong"))
+        mode = make_mode("strong", world)
         for i in range(6):
             mode.load(f"k{i}", i)
         world.env.run(until=300)
@@ -85,7 +86,7 @@ def test_same_seed_same_protocol_run() -> None:
 
 def test_a_thousand_nodes_cost_only_the_groups_in_use() -> None:
     world = build_world(1000, latency_ms=2.0)
-    mode = StrongMode(world, ClusterConfig(nodes=1000, mode="strong"))
+    mode = make_mode("strong", world)
     mode.load("hot", "v0")
     box = call(world.env, lambda r: mode.write(999, "hot", "v1", None, False, r))
     world.env.run(until=2000)

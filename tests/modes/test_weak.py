@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from sim.engine.network import call_later
 from sim.modes.base import Status
 from sim.modes.weak import WeakMode
-from sim.scenario import ClusterConfig
-from tests.modes.conftest import build_world, call
+from tests.modes.conftest import build_world, call, make_mode
 
 
 def weak(world, **kw) -> WeakMode:
-    return WeakMode(world, ClusterConfig(nodes=world.nodes, mode="weak", **kw))
+    return make_mode("weak", world, **kw)
 
 
 def test_write_is_acknowledged_at_once_and_pushed_to_replicas() -> None:
@@ -31,11 +29,11 @@ def test_write_is_acknowledged_at_once_and_pushed_to_replicas() -> None:
 def test_last_writer_wins_on_skewed_clocks_loses_the_later_write() -> None:
     # Node a's clock runs 100 ms ahead: its write at t=0 outranks b's write at t=50.
     world = build_world(skew=[100.0, 0.0, 0.0, 0.0, 0.0])
-    mode = weak(world, replication=5, read_quorum=1, write_quorum=1)
+    mode = weak(world, replication=5)
     a, b = 0, 1
     mode.write(a, "k", "from-a", None, False, lambda r: None)
     later = []
-    call_later(world.env, 50.0, mode.write, b, "k", "from-b", None, False, later.append)
+    world.env.call_later(50.0, mode.write, b, "k", "from-b", None, False, later.append)
     world.env.run(until=500)
     assert later[0].status is Status.OK  # acknowledged...
     assert mode.final("k").siblings == ("from-a",)  # ...and lost

@@ -13,17 +13,45 @@ and the client's resolver merges them (DESIGN.md, "Client-side resolvers").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from pydantic import Field
+
+from sim.config.cluster import ClusterConfig, ModeSettings, check_at_most
 from sim.engine.world import World
-from sim.modes.base import Key, KeyState, LeaseLocks, LocalLocks, Reply, Value, Version
+from sim.modes.base import Key, KeyState, LeaseLocks, LocalLocks, ModeSpec, Reply, Value, Version
 from sim.modes.eventual.antientropy import AntiEntropy
 from sim.modes.eventual.coordinator import Coordinators
 from sim.modes.eventual.handoff import HintedHandoff
-from sim.modes.eventual.storage import NodeStorage, merge_into, state_of
-from sim.scenario import ClusterConfig
-from sim.vclock import VClock, Versioned
+from sim.modes.eventual.storage import NodeStorage, state_of
+from sim.vclock import VClock, Versioned, merge_siblings
+
+
+class EventualSettings(ModeSettings):
+    """`[cluster.eventual]`: Dynamo's quorums, sloppy quorum, repair and clock size."""
+
+    read_quorum: int = Field(2, ge=1)
+    """R: replies a read waits for."""
+    write_quorum: int = Field(2, ge=1)
+    """W: acks a write waits for."""
+    sloppy_quorum: bool = True
+    """Write to fall-back nodes with a hint when replicas do not answer (Dynamo §4.6)."""
+    anti_entropy_ms: float = Field(1000.0, ge=0.0)
+    """Period of Merkle-tree anti-entropy; 0 turns it off (Dynamo §4.7)."""
+    handoff_ms: float = Field(500.0, gt=0.0)
+    """How often hinted versions are offered back to their owner."""
+    peer_timeout_ms: float = Field(50.0, gt=0.0)
+    """A replica silent this long is suspected; the request tries a fall-back."""
+    vclock_limit: int = Field(10, ge=1)
+    """Vector clock entries kept before the oldest are pruned."""
+
+    def check(self, cluster: ClusterConfig, path: str) -> None:
+        """R and W are at most N."""
+        for name in ("read_quorum", "write_quorum"):
+            check_at_most(
+                getattr(self, name), cluster.replication, f"{path}.{name}", "cluster.replication"
+            )
 
 
 class EventualMode(LocalLocks):
@@ -31,48 +59,28 @@ class EventualMode(LocalLocks):
 
     name = "eventual"
 
-    def __init__(self, world: World, cluster: ClusterConfig) -> None:
+    read: Callable[[int, Key, Reply], None]
+    """Quorum read coordinated by `node`: the coordinators' own method, bound here so that a
+    request costs one call less (the hot path)."""
+
+    def __init__(self, world: World, settings: EventualSettings) -> None:
         self.world = world
-        self.env = world.env
         self.ring = world.ring
         self.links = world.links
-        self.n = cluster.replication
-        self.durable = cluster.durable
+        self.n = world.replication
+        self.durable = world.durable
         self.dirty: set[str] = set()
         self.storage = [NodeStorage(self.dirty) for _ in range(world.nodes)]
         self.locks = [LeaseLocks() for _ in range(world.nodes)]
-        self.coordinators = Coordinators(
-            world.env,
-            world.network,
-            world.ring,
-            self.storage,
-            world.clocks.now,
-            cluster.replication,
-            cluster.read_quorum,
-            cluster.write_quorum,
-            cluster.sloppy_quorum,
-            cluster.peer_timeout_ms,
-            cluster.vclock_limit,
-        )
-        self.handoff = HintedHandoff(
-            world.env, world.network, self.storage, cluster.handoff_ms, world.links
-        )
+        self.coordinators = Coordinators(world, self.storage, settings)
+        self.handoff = HintedHandoff(world, self.storage, settings.handoff_ms)
         self.anti_entropy = (
-            AntiEntropy(
-                world.env,
-                world.network,
-                world.ring,
-                cluster.replication,
-                self.storage,
-                cluster.anti_entropy_ms,
-                world.links,
-            )
-            if cluster.anti_entropy_ms > 0
+            AntiEntropy(world, self.storage, settings.anti_entropy_ms)
+            if settings.anti_entropy_ms > 0
             else None
         )
         self._keys: dict[str, None] = {}
-        # Reads go straight to the coordinators: one call less per request (the hot path).
-        self.read = self.coordinators.read  # type: ignore[method-assign]
+        self.read = self.coordinators.read
 
     # ------------------------------------------------------------------ client API
 
@@ -82,10 +90,6 @@ class EventualMode(LocalLocks):
         for node in self.ring.preference_list(key, self.n):
             self.storage[node].merge(key, (version,))
         self._keys[key] = None
-
-    def read(self, node: int, key: Key, reply: Reply) -> None:
-        """Quorum read coordinated by `node`."""
-        self.coordinators.read(node, key, reply)
 
     def write(
         self, node: int, key: Key, value: Value, context: Version, conditional: bool, reply: Reply
@@ -135,7 +139,7 @@ class EventualMode(LocalLocks):
         states = self._replica_states(key)
         merged: tuple[Versioned, ...] = ()
         for siblings in states:
-            merged = merge_into(merged, siblings)
+            merged = merge_siblings(merged, siblings)
         agree = len({state_of(s) for s in states}) <= 1
         return KeyState(tuple(v.value for v in merged), agree, len(states))
 
@@ -157,3 +161,24 @@ class EventualMode(LocalLocks):
             "anti_entropy_keys_sent": ae.keys_sent if ae else 0,
             "hints_pending": sum(len(h) for s in self.storage for h in s.hints.values()),
         }
+
+
+MODE = ModeSpec(
+    name="eventual",
+    settings=EventualSettings,
+    build=EventualMode,
+    message_kinds=("handoff", "sync"),
+    counters=(
+        "vclock_pruned",
+        "hinted_writes",
+        "handoffs_delivered",
+        "read_repairs",
+        "anti_entropy_rounds",
+        "anti_entropy_in_sync",
+        "anti_entropy_keys_sent",
+        "hints_pending",
+    ),
+    summary="Dynamo: N/R/W quorums, vector clocks, siblings to a client-side resolver",
+    colour="tab:green",
+    order=30,
+)

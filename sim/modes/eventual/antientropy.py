@@ -11,10 +11,7 @@ this brings every replica of every key to the same sibling set.
 
 from __future__ import annotations
 
-import simpy
-
-from sim.engine.network import LinkState, Network, call_later
-from sim.engine.ring import Ring
+from sim.engine.world import World
 from sim.modes.eventual.messages import SyncBuckets, SyncKeys, SyncRoot
 from sim.modes.eventual.storage import (
     BUCKETS,
@@ -30,23 +27,14 @@ from sim.modes.eventual.storage import (
 class AntiEntropy:
     """Periodic Merkle-tree synchronisation between replicas of the same keys."""
 
-    def __init__(
-        self,
-        env: simpy.Environment,
-        network: Network,
-        ring: Ring,
-        n: int,
-        storage: list[NodeStorage],
-        period_ms: float,
-        links: LinkState,
-    ) -> None:
-        self.env = env
-        self.net = network
-        self.ring = ring
-        self.n = n
+    def __init__(self, world: World, storage: list[NodeStorage], period_ms: float) -> None:
+        self.env = env = world.env
+        self.net = network = world.network
+        self.ring = world.ring
+        self.n = world.replication
         self.storage = storage
         self.period_ms = period_ms
-        self.links = links
+        self.links = world.links
         self.next_peer = [0] * len(storage)
         self.rounds = 0
         self.in_sync = 0
@@ -57,7 +45,7 @@ class AntiEntropy:
         nodes = len(storage)
         for node in range(nodes):
             # Stagger the nodes over one period so rounds do not all collide.
-            call_later(env, period_ms * (node + 1) / nodes, self._tick, node)
+            env.call_later(period_ms * (node + 1) / nodes, self._tick, node)
 
     def _shared(self, node: int, peer: int) -> list[tuple[str, Siblings]]:
         """The keys `node` holds that `peer` also replicates."""
@@ -82,7 +70,7 @@ class AntiEntropy:
                 self.next_peer[node] += 1
                 self.rounds += 1
                 self.net.send(node, peer, SyncRoot(root_of(leaves(self._shared(node, peer)))))
-        call_later(self.env, self.period_ms, self._tick, node)
+        self.env.call_later(self.period_ms, self._tick, node)
 
     def _on_root(self, src: int, dst: int, msg: SyncRoot) -> None:
         mine = leaves(self._shared(dst, src))

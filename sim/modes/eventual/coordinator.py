@@ -22,16 +22,16 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import simpy
-
-from sim.engine.network import Network, call_later
-from sim.engine.ring import Ring
+from sim.engine.world import World
 from sim.modes.base import ReadResult, Reply, Status, WriteResult
 from sim.modes.eventual.messages import Get, GetReply, Put, PutAck, Repair
-from sim.modes.eventual.storage import NodeStorage, Siblings, merge_into
-from sim.vclock import VClock, Versioned, add_version, merged_context
+from sim.modes.eventual.storage import NodeStorage, Siblings
+from sim.vclock import VClock, Versioned, add_version, merge_siblings, merged_context
+
+if TYPE_CHECKING:
+    from sim.modes.eventual import EventualSettings
 
 _EMPTY = VClock()
 _OK = Status.OK
@@ -114,28 +114,17 @@ class Coordinators:
     """The coordinator role of every node: quorum reads and writes, failure detection."""
 
     def __init__(
-        self,
-        env: simpy.Environment,
-        network: Network,
-        ring: Ring,
-        storage: list[NodeStorage],
-        wall_clock: Callable[[int], float],
-        n: int,
-        r: int,
-        w: int,
-        sloppy: bool,
-        peer_timeout_ms: float,
-        vclock_limit: int,
+        self, world: World, storage: list[NodeStorage], settings: EventualSettings
     ) -> None:
-        self.env = env
-        self.net = network
-        self.ring = ring
+        self.env = world.env
+        self.net = network = world.network
+        self.ring = world.ring
         self.storage = storage
-        self.wall_clock = wall_clock
-        self.n, self.r, self.w = n, r, w
-        self.sloppy = sloppy
-        self.peer_timeout_ms = peer_timeout_ms
-        self.vclock_limit = vclock_limit
+        self.wall_clock = world.clocks.now
+        self.n, self.r, self.w = world.replication, settings.read_quorum, settings.write_quorum
+        self.sloppy = settings.sloppy_quorum
+        self.peer_timeout_ms = peer_timeout_ms = settings.peer_timeout_ms
+        self.vclock_limit = settings.vclock_limit
         self.suspected: list[dict[int, float]] = [{} for _ in storage]
         self.reads: list[dict[int, _Read]] = [{} for _ in storage]
         self.writes: list[dict[int, _Write]] = [{} for _ in storage]
@@ -259,7 +248,7 @@ class Coordinators:
                 self._on_get(coord, coord, msg)  # local: no network hop
             else:
                 send(coord, node, msg)
-        op.check_at = when = self.env._now + self.peer_timeout_ms
+        op.check_at = when = self.env.now + self.peer_timeout_ms
         if self._sweep_at is None or when < self._sweep_at:  # else no call: a sweep is due first
             self._schedule_sweep(when)
 
@@ -285,7 +274,7 @@ class Coordinators:
         if not merged:
             op.merged = merged = siblings
         elif siblings is not merged and siblings != merged:
-            op.merged = merged = merge_into(merged, siblings)
+            op.merged = merged = merge_siblings(merged, siblings)
         if not op.done and len(replies) >= op.need:
             op.done = True
             if op.reply is None:
@@ -445,7 +434,7 @@ class Coordinators:
         when = max(when, self.env.now + self._period)
         if self._sweep_at is None or when < self._sweep_at:
             self._sweep_at = when
-            call_later(self.env, when - self.env.now, self._sweep, when)
+            self.env.call_later(when - self.env.now, self._sweep, when)
 
     def _sweep(self, at: float) -> None:
         """Run the peer time-outs that are due, and forget writes that expired.
@@ -463,7 +452,7 @@ class Coordinators:
         if at != self._sweep_at:
             return  # superseded by an earlier sweep
         self._sweep_at = None
-        now = self.env._now
+        now = self.env.now
         heads = []
         for coord, reads in enumerate(self.reads):
             due = []

@@ -8,9 +8,7 @@ A cut drops the offer and the next round tries again.
 
 from __future__ import annotations
 
-import simpy
-
-from sim.engine.network import LinkState, Network, call_later
+from sim.engine.world import World
 from sim.modes.eventual.messages import Handoff, HandoffAck
 from sim.modes.eventual.storage import NodeStorage, state_of
 
@@ -18,24 +16,17 @@ from sim.modes.eventual.storage import NodeStorage, state_of
 class HintedHandoff:
     """Periodic delivery of hinted versions to the replicas they were meant for."""
 
-    def __init__(
-        self,
-        env: simpy.Environment,
-        network: Network,
-        storage: list[NodeStorage],
-        period_ms: float,
-        links: LinkState,
-    ) -> None:
-        self.env = env
-        self.net = network
+    def __init__(self, world: World, storage: list[NodeStorage], period_ms: float) -> None:
+        self.env = env = world.env
+        self.net = network = world.network
         self.storage = storage
         self.period_ms = period_ms
-        self.links = links
+        self.links = world.links
         self.offered = 0
         self.delivered = 0
         network.register(Handoff, self._on_handoff)
         network.register(HandoffAck, self._on_ack)
-        call_later(env, period_ms, self._tick)
+        env.call_later(period_ms, self._tick)
 
     def _tick(self) -> None:
         down = self.links.down
@@ -46,7 +37,7 @@ class HintedHandoff:
                 for owner, siblings in per_owner.items():
                     self.offered += 1
                     self.net.send(node, owner, Handoff(key, siblings))
-        call_later(self.env, self.period_ms, self._tick)
+        self.env.call_later(self.period_ms, self._tick)
 
     def _on_handoff(self, src: int, dst: int, msg: Handoff) -> None:
         self.storage[dst].merge(msg.key, msg.siblings)

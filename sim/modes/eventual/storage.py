@@ -2,7 +2,7 @@
 
 A replica keeps every version no other version descends (the maximal
 antichain, Dynamo §4.4); a put or a merge folds incoming versions in with
-`vclock.add_version`. Hinted versions (sloppy quorum, §4.6) are kept apart,
+`vclock.merge_siblings`. Hinted versions (sloppy quorum, §4.6) are kept apart,
 per intended owner, until they are handed off. Digests use only integers
 (clock counters, crc32 of keys), never Python's salted str hash, so every
 process computes the same Merkle trees and sends the same messages.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 
-from sim.vclock import Versioned, add_version
+from sim.vclock import Versioned, merge_siblings
 
 Siblings = tuple[Versioned, ...]
 
@@ -24,13 +24,6 @@ BUCKETS = 16
 def state_of(siblings: Siblings) -> tuple:
     """A sibling set's identity: its dots (each write has its own; values follow from dots)."""
     return tuple(v.dot for v in siblings)
-
-
-def merge_into(current: Siblings, incoming: Iterable[Versioned]) -> Siblings:
-    """Fold incoming versions into a sibling set, keeping the maximal antichain."""
-    for version in incoming:
-        current = add_version(current, version)
-    return current
 
 
 def bucket_of(key: str) -> int:
@@ -62,7 +55,7 @@ class NodeStorage:
     def merge(self, key: str, incoming: Iterable[Versioned]) -> bool:
         """Fold versions into the owned set of `key`; True if it changed."""
         before = self.data.get(key, ())
-        after = merge_into(before, incoming)
+        after = merge_siblings(before, incoming)
         if after is before or after == before:
             return False
         self.data[key] = after
@@ -72,7 +65,7 @@ class NodeStorage:
     def hint(self, key: str, owner: int, versions: Iterable[Versioned]) -> None:
         """Hold `versions` for `owner`, which was unreachable when they were written."""
         per_owner = self.hints.setdefault(key, {})
-        per_owner[owner] = merge_into(per_owner.get(owner, ()), versions)
+        per_owner[owner] = merge_siblings(per_owner.get(owner, ()), versions)
 
     def visible(self, key: str) -> Siblings:
         """What this node answers a read with: owned, hinted and self-coordinated versions."""
@@ -81,11 +74,11 @@ class NodeStorage:
             return siblings  # the common case: nothing but owned data
         own = self.own.get(key)
         if own:
-            siblings = merge_into(siblings, own)
+            siblings = merge_siblings(siblings, own)
         held = self.hints.get(key)
         if held:
             for versions in held.values():
-                siblings = merge_into(siblings, versions)
+                siblings = merge_siblings(siblings, versions)
         return siblings
 
     def wipe(self) -> None:

@@ -34,16 +34,51 @@ lost: that is the measured cost, counted as `lost_committed` in stats().
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator, Field
+
+from sim.config.cluster import ClusterConfig, ModeSettings
+from sim.config.table import as_tuple
 from sim.engine.world import World
-from sim.modes.base import Key, KeyState, Reply, Value, Version
+from sim.errors import ScenarioError
+from sim.modes.base import Key, KeyState, ModeSpec, Reply, Value, Version
 from sim.modes.strong.log import LOAD, LOCK, UNLOCK, WRITE, Command
 from sim.modes.strong.messages import ReadCommand
 from sim.modes.strong.multiraft import MultiRaft
-from sim.scenario import ClusterConfig
+from sim.modes.strong.raft import RaftStats
 
-__all__ = ["StrongMode"]
+__all__ = ["MODE", "StrongMode", "StrongSettings"]
+
+
+class StrongSettings(ModeSettings):
+    """`[cluster.strong]`: Raft's timers and the home node's proxy time-out."""
+
+    election_timeout_ms: Annotated[tuple[float, float], BeforeValidator(as_tuple)] = (
+        150.0,
+        300.0,
+    )
+    """[low, high] of the randomised election timeout (Raft §5.2)."""
+    heartbeat_ms: float = Field(50.0, gt=0.0)
+    """The leader's heartbeat period; must be below the election timeout's low end."""
+    peer_timeout_ms: float = Field(50.0, gt=0.0)
+    """The proxy tries the next member after this long without an answer."""
+
+    def check(self, cluster: ClusterConfig, path: str) -> None:
+        """Positive, ordered election timeouts; heartbeats faster than the lowest."""
+        low, high = self.election_timeout_ms
+        for i, value in enumerate((low, high)):
+            if value <= 0:
+                raise ScenarioError(f"{path}.election_timeout_ms[{i}]: must be > 0 (got {value})")
+        if high < low:
+            raise ScenarioError(
+                f"{path}.election_timeout_ms: must have low <= high (got {[low, high]})"
+            )
+        if self.heartbeat_ms >= low:
+            raise ScenarioError(
+                f"{path}.heartbeat_ms: must be < {path}.election_timeout_ms[0] "
+                f"(got {self.heartbeat_ms} >= {low})"
+            )
 
 
 class StrongMode:
@@ -51,12 +86,12 @@ class StrongMode:
 
     name = "strong"
 
-    def __init__(self, world: World, cluster: ClusterConfig) -> None:
+    def __init__(self, world: World, settings: StrongSettings) -> None:
         self.world = world
         self.links = world.links
         self._keys: dict[Key, None] = {}
         self._dirty: dict[Key, None] = {}
-        self.raft = MultiRaft(world, cluster, self._touched)
+        self.raft = MultiRaft(world, settings, self._touched)
 
     def _touched(self, key: Key) -> None:
         self._keys[key] = None
@@ -155,3 +190,24 @@ class StrongMode:
             max(r.sm.duplicates for r in g.replicas.values()) for g in groups
         )
         return out
+
+
+MODE = ModeSpec(
+    name="strong",
+    settings=StrongSettings,
+    build=StrongMode,
+    message_kinds=("forward", "vote", "append"),
+    counters=(
+        "groups",
+        *RaftStats.__slots__,
+        "max_term",
+        "forwards",
+        "proxy_retries",
+        "proxy_give_ups",
+        "lock_expiries",
+        "duplicates_suppressed",
+    ),
+    summary="linearizable: a Raft group per replica set; only a majority serves",
+    colour="tab:blue",
+    order=10,
+)

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sim.engine.network import call_later
 from sim.engine.world import World
 from sim.modes.base import ReadResult, Reply, Status
 from sim.modes.strong.log import Command
@@ -48,7 +48,9 @@ from sim.modes.strong.messages import (
     Vote,
 )
 from sim.modes.strong.raft import RaftContext, RaftGroup
-from sim.scenario import ClusterConfig
+
+if TYPE_CHECKING:
+    from sim.modes.strong import StrongSettings
 
 _UNAVAILABLE = ReadResult(Status.FAIL, error="unavailable")
 
@@ -94,32 +96,32 @@ class MultiRaft:
     """Every consensus group of a run, the routing of keys to them, and each node's proxy.
 
     Args:
-        world: the engine parts of the run.
-        cluster: the `[cluster]` table (replication, timeouts, durability).
+        world: the engine parts of the run (N and durability among them).
+        settings: strong mode's table (Raft timers, the proxy's time-out).
         touched: called with a key whenever a replica applies a change to it.
     """
 
     def __init__(
-        self, world: World, cluster: ClusterConfig, touched: Callable[[str], None]
+        self, world: World, settings: StrongSettings, touched: Callable[[str], None]
     ) -> None:
         self.env = world.env
         self.net = world.network
         self.ring = world.ring
-        self.n = cluster.replication
-        high = float(cluster.election_timeout_ms[1])
-        self.peer_timeout_ms = cluster.peer_timeout_ms
+        self.n = world.replication
+        high = float(settings.election_timeout_ms[1])
+        self.peer_timeout_ms = settings.peer_timeout_ms
         self.accept_timeout_ms = high
-        self.pause_ms = cluster.heartbeat_ms
+        self.pause_ms = settings.heartbeat_ms
         self.give_up_read_ms = 2 * high
         self.give_up_write_ms = 4 * high
         self.ctx = RaftContext(
             world.env,
             world.network,
             world.clocks.now,
-            cluster.election_timeout_ms,
-            cluster.heartbeat_ms,
+            settings.election_timeout_ms,
+            settings.heartbeat_ms,
             world.streams.get("raft"),
-            cluster.durable,
+            world.durable,
             self._respond,
             touched,
         )
@@ -218,7 +220,7 @@ class MultiRaft:
         req.accepted = False
         req.gen += 1
         self.forwards += 1
-        call_later(self.env, self.peer_timeout_ms, self._on_timeout, req.home, req.id, req.gen)
+        self.env.call_later(self.peer_timeout_ms, self._on_timeout, req.home, req.id, req.gen)
         msg = Forward(req.id, req.group.id, req.op)
         if target == req.home:
             req.group.on_forward(target, target, msg)  # the home node is a member: no hop
@@ -256,7 +258,7 @@ class MultiRaft:
             # No leader found on a whole round (an election is probably under
             # way): wait a heartbeat before the next round.
             req.gen += 1
-            call_later(self.env, self.pause_ms, self._resume, req.home, req.id, req.gen, hint)
+            self.env.call_later(self.pause_ms, self._resume, req.home, req.id, req.gen, hint)
         else:
             self._attempt(req, hint)
 
@@ -304,7 +306,7 @@ class MultiRaft:
         req.accepted = True
         req.misses = 0
         req.gen += 1
-        call_later(self.env, self.accept_timeout_ms, self._on_timeout, home, req.id, req.gen)
+        self.env.call_later(self.accept_timeout_ms, self._on_timeout, home, req.id, req.gen)
 
     def _on_answer(self, src: int, home: int, msg: Answer) -> None:
         req = self.requests[home].pop(msg.req, None)

@@ -42,9 +42,9 @@ from enum import IntEnum
 from typing import Any
 
 import numpy as np
-import simpy
 
-from sim.engine.network import Network, call_later
+from sim.engine.kernel import Engine
+from sim.engine.network import Network
 from sim.errors import InvariantError
 from sim.modes.strong.log import Command, Entry, RaftLog
 from sim.modes.strong.machine import StateMachine
@@ -127,7 +127,7 @@ class RaftContext:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Engine,
         network: Network,
         wall_clock: Callable[[int], float],
         election_timeout_ms: tuple[float, float],
@@ -290,7 +290,7 @@ class RaftGroup:
             if r.down:
                 continue
             if node == first:
-                call_later(self.env, 0.0, self._bootstrap, r, r.gen)
+                self.env.call_later(0.0, self._bootstrap, r, r.gen)
             else:
                 self._arm_election(r, self.ctx.election_timeout())
 
@@ -355,14 +355,14 @@ class RaftGroup:
         r.election_deadline = self.env.now + delay
         if not r.election_armed:
             r.election_armed = True
-            call_later(self.env, delay, self._election_tick, r, r.gen)
+            self.env.call_later(delay, self._election_tick, r, r.gen)
 
     def _election_tick(self, r: Replica, gen: int) -> None:
         if gen != r.gen:
             return  # a crash or a change of role since this tick was set
         now = self.env.now
         if now < r.election_deadline:
-            call_later(self.env, r.election_deadline - now, self._election_tick, r, gen)
+            self.env.call_later(r.election_deadline - now, self._election_tick, r, gen)
             return
         r.election_armed = False
         self._campaign(r)
@@ -381,7 +381,7 @@ class RaftGroup:
                 self._become_follower(r, r.term, None)
                 return
         self._broadcast(r)
-        call_later(self.env, ctx.heartbeat_ms, self._heartbeat_tick, r, gen)
+        self.env.call_later(ctx.heartbeat_ms, self._heartbeat_tick, r, gen)
 
     # ------------------------------------------------------------------ elections (§5.2)
 
@@ -421,7 +421,7 @@ class RaftGroup:
         send = self.ctx.net.send
         for peer in self.peers[r.node]:
             send(r.node, peer, msg)
-        call_later(self.env, self.ctx.heartbeat_ms, self._resend_votes, r, r.gen, r.ballot, msg)
+        self.env.call_later(self.ctx.heartbeat_ms, self._resend_votes, r, r.gen, r.ballot, msg)
 
     def _resend_votes(self, r: Replica, gen: int, ballot: int, msg: RequestVote) -> None:
         """Servers retry RPCs that get no timely response (§5.1): a lost request or vote would
@@ -434,7 +434,7 @@ class RaftGroup:
         for peer in self.peers[r.node]:
             if peer not in r.votes:
                 send(r.node, peer, msg)
-        call_later(self.env, self.ctx.heartbeat_ms, self._resend_votes, r, gen, ballot, msg)
+        self.env.call_later(self.ctx.heartbeat_ms, self._resend_votes, r, gen, ballot, msg)
 
     def on_request_vote(self, src: int, dst: int, msg: RequestVote) -> None:
         """Grant a (pre-)vote to a candidate whose log is at least as up-to-date (§5.4.1)."""
@@ -501,7 +501,7 @@ class RaftGroup:
         r.noop_index = r.log.append(Entry(r.term, None))
         self._broadcast(r)
         self._advance_commit(r)
-        call_later(self.env, ctx.heartbeat_ms, self._heartbeat_tick, r, r.gen)
+        self.env.call_later(ctx.heartbeat_ms, self._heartbeat_tick, r, r.gen)
 
     def _become_follower(self, r: Replica, term: int, leader: int | None) -> None:
         """Adopt `term` (a newer term always wins, §5.1) and follow `leader` if known."""
@@ -692,7 +692,7 @@ class RaftGroup:
             elif not r.read_round_armed:
                 # One heartbeat round confirms every read arriving at this instant.
                 r.read_round_armed = True
-                call_later(self.env, 0.0, self._read_round, r, r.gen)
+                self.env.call_later(0.0, self._read_round, r, r.gen)
             return
         done = r.sm.results.get(op.req)
         if done is not None:  # applied already: a retry whose answer was lost

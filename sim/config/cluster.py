@@ -1,0 +1,103 @@
+"""The `[cluster]` table: nodes, replication, the mode, and each mode's own `[cluster.<mode>]`.
+
+What every mode shares (nodes, N, the ring, durability, clock skew) is a field
+here; what only one mode reads (Raft timers, Dynamo's quorums and repair) is in
+that mode's own settings table, declared by the mode (sim/modes). Every
+registered mode's table is present, filled with its defaults, so that a sweep
+over `cluster.mode` keeps the settings of each mode. Flat keys of the first
+layout (`cluster.read_quorum`) still work (sim/config/plugin_tables.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import Field, model_validator
+
+from sim.config import plugin_tables
+from sim.config.table import Floats, Table
+from sim.errors import ScenarioError
+from sim.plugins import MODES
+
+SHOP_KEYS = ("concurrency", "resolver", "layout", "max_retries", "backoff_ms", "lease_ms")
+"""Shop policy keys that the first layout kept in `[cluster]`; they live in `[shop]` now."""
+
+
+class ModeSettings(Table):
+    """A mode's own settings table, `[cluster.<mode>]`; a mode subclasses it (fields optional)."""
+
+    def check(self, cluster: ClusterConfig, path: str) -> None:
+        """Validate against the cluster (e.g. R <= N); raise ScenarioError naming `path`."""
+
+
+def check_at_most(value: int, limit: int, path: str, limit_path: str) -> None:
+    """Raise `<path>: must be <= <limit_path> (got value > limit)` when value exceeds limit."""
+    if value > limit:
+        raise ScenarioError(f"{path}: must be <= {limit_path} (got {value} > {limit})")
+
+
+class ClusterConfig(Table):
+    """The `[cluster]` table: nodes, replication (N), mode, ring, durability, skew, mode tables."""
+
+    PATH = "cluster"
+
+    nodes: int = Field(5, ge=1)
+    replication: int = Field(3, ge=1)
+    mode: str = "eventual"
+    virtual_nodes: int = Field(64, ge=1)
+    durable: bool = True
+    clock_skew_ms: Floats = ()
+    modes: dict[str, Any] = Field(default_factory=dict)
+    """Each registered mode's settings by name (TOML: `[cluster.<mode>]`)."""
+
+    @property
+    def settings(self) -> Any:
+        """The settings table of the mode this cluster runs."""
+        return self.modes[self.mode]
+
+    def skew_of(self, node: int) -> float:
+        """The static clock skew of `node` in ms (0 when none is configured)."""
+        return float(self.clock_skew_ms[node]) if self.clock_skew_ms else 0.0
+
+    @classmethod
+    def own_keys(cls) -> tuple[str, ...]:
+        """The fields of `[cluster]` itself."""
+        return tuple(k for k in cls.model_fields if k != "modes")
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Own fields, then one table per registered mode."""
+        return cls.own_keys() + MODES.names()
+
+    @classmethod
+    def canonical_key(cls, key: str) -> tuple[str, ...]:
+        """Where a key of `[cluster]` lives: itself, or `<mode>.<key>` for each mode with it."""
+        return plugin_tables.canonical_key(key, cls.own_keys(), MODES)
+
+    @classmethod
+    def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Gather the mode tables and flat mode settings into `modes`."""
+        if "modes" in data:
+            return data  # already in the stored form
+        hints = {key: f"shop.{key}" for key in SHOP_KEYS}
+        out, modes = plugin_tables.gather(data, "cluster", cls.own_keys(), MODES, hints)
+        return {**out, "modes": modes}
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        check_at_most(self.replication, self.nodes, "cluster.replication", "cluster.nodes")
+        MODES.get(self.mode, "cluster.mode")
+        skew = self.clock_skew_ms
+        if skew and len(skew) != self.nodes:
+            raise ScenarioError(
+                f"cluster.clock_skew_ms: must list one value per node ({self.nodes}) "
+                f"or be empty (got {len(skew)})"
+            )
+        for name, settings in self.modes.items():
+            settings.check(self, f"cluster.{name}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """`[cluster]` with each mode's table nested under its name (empty tables left out)."""
+        out = {k: v for k, v in super().to_dict().items() if k != "modes"}
+        return {**out, **plugin_tables.dump(self.modes)}

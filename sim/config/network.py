@@ -1,0 +1,84 @@
+"""The `[network]` table: latency (per message kind if wanted), loss and duplication.
+
+Message kinds are latency classes. The engine knows PBS's four (a write
+request, its ack, a read request, its response); each mode declares the kinds
+of its own protocol traffic (sim/modes), and `latency_by_kind` accepts every
+kind some registered mode sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from sim.config.table import Table
+from sim.distributions import Distribution, Exponential, parse_distribution
+from sim.errors import ScenarioError
+from sim.plugins import MODES
+
+CORE_KINDS = ("write", "ack", "read", "response")
+"""PBS's W, A, R, S: write request, write ack, read request, read response."""
+
+
+def message_kinds() -> tuple[str, ...]:
+    """Every message kind: the core four, then each registered mode's own, without repeats."""
+    kinds = dict.fromkeys(CORE_KINDS)
+    for spec in MODES:
+        kinds.update(dict.fromkeys(spec.message_kinds))
+    return tuple(kinds)
+
+
+def _distribution(value: Any, path: str) -> Distribution:
+    if isinstance(value, Distribution) and not isinstance(value, Mapping):
+        return value
+    if not isinstance(value, Mapping):
+        raise ScenarioError(
+            f'{path}: must be a table like {{dist = "exponential", mean = 5.0}} (got {value!r})'
+        )
+    return parse_distribution(value, path)
+
+
+class NetworkConfig(Table):
+    """The `[network]` table: latency, per-kind latencies, loss and duplication."""
+
+    PATH = "network"
+
+    latency: Any = Field(default_factory=lambda: Exponential(5.0))
+    latency_by_kind: dict[str, Any] = Field(default_factory=dict)
+    loss: float = Field(0.0, ge=0.0, lt=1.0)
+    duplicate: float = Field(0.0, ge=0.0, lt=1.0)
+
+    @classmethod
+    def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Tables become distributions; per-kind latencies must name a known message kind."""
+        if "latency" in data:
+            data["latency"] = _distribution(data["latency"], "network.latency")
+        if "latency_by_kind" in data:
+            table = data["latency_by_kind"]
+            if not isinstance(table, Mapping):
+                raise ScenarioError(f"network.latency_by_kind: must be a table (got {table!r})")
+            kinds = message_kinds()
+            for kind in table:
+                if kind not in kinds:
+                    raise ScenarioError(
+                        f"network.latency_by_kind: unknown key {kind!r} "
+                        f"(allowed: {', '.join(kinds)})"
+                    )
+            data["latency_by_kind"] = {
+                kind: _distribution(spec, f"network.latency_by_kind.{kind}")
+                for kind, spec in sorted(table.items())
+            }
+        return data
+
+    def latency_for(self, kind: str) -> Distribution:
+        """The latency distribution of messages of `kind`."""
+        return self.latency_by_kind.get(kind, self.latency)
+
+    def to_dict(self) -> dict[str, Any]:
+        """`[network]` as TOML-shaped data; `latency_by_kind` only when given."""
+        out = super().to_dict()
+        if not self.latency_by_kind:
+            del out["latency_by_kind"]
+        return out

@@ -1,0 +1,152 @@
+"""What a workload is and what it drives: the shop front, customers arriving, orders recorded.
+
+A workload is one module that declares `WORKLOAD = WorkloadSpec(...)`: its
+name (the scenario's `workload.kind`), its own settings table
+(`[workload.<kind>]`) and `build(shop, config, settings)`, which returns an
+object whose `start()` sets customers going. It drives the store only through
+the `Shop` it is given: store clients, the order placer, the resolver, the
+history, named random streams. docs/design.md, "How to add a workload", walks
+through one.
+
+Every customer request is a shop operation in the history (`order`,
+`browse`, ...), around the store operations it makes; its outcome is what
+availability, oversell and lost orders are computed from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from sim.client import Proc, StoreClient
+from sim.config.shop import Resolver
+from sim.config.workload import WorkloadConfig, WorkloadSettings
+from sim.engine.kernel import Engine
+from sim.history import FAIL, INFO, INVOKE, OK, History, Op
+from sim.modes.base import Status
+from sim.rng import Streams
+from sim.shop.model import product_key
+from sim.shop.orders import OrderPlacer
+
+OUTCOME = {Status.OK: OK, Status.FAIL: FAIL, Status.TIMEOUT: INFO}
+"""A request's status as the type of its completion in the history."""
+
+
+class Workload(Protocol):
+    """A run's customers: `start` schedules them; they then act as SimPy processes."""
+
+    def start(self) -> None:
+        """Set the customers going."""
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """What a workload module declares about itself (`WORKLOAD = WorkloadSpec(...)`).
+
+    Attributes:
+        name: the scenario's `workload.kind` value.
+        settings: its own settings table class (`[workload.<name>]`).
+        build: `build(shop, config, settings)` -> the Workload of one run.
+        summary: one line for listings.
+        order: where it is listed among the workloads.
+    """
+
+    name: str
+    settings: type[WorkloadSettings]
+    build: Callable[[Shop, WorkloadConfig, Any], Workload]
+    summary: str = ""
+    order: int = 100
+
+
+class Shop:
+    """The shop front a workload drives: clients, order placement, resolver, history, streams.
+
+    Args:
+        env: the engine.
+        history: where shop operations are recorded.
+        placer: places orders (concurrency control lives there).
+        client: builds the store client of customer i.
+        resolver: merges the siblings a read returns.
+        streams: the run's named random streams.
+        duration_ms: no customer arrives after this.
+    """
+
+    def __init__(
+        self,
+        env: Engine,
+        history: History,
+        placer: OrderPlacer,
+        client: Callable[[int], StoreClient],
+        resolver: Resolver,
+        streams: Streams,
+        duration_ms: float,
+    ) -> None:
+        self.env = env
+        self.history = history
+        self.placer = placer
+        self.client = client
+        self.resolver = resolver
+        self.streams = streams
+        self.duration_ms = duration_ms
+
+    def order(
+        self,
+        client: StoreClient,
+        customer: int,
+        product: int,
+        n: int,
+        units: int,
+        timeout_ms: float,
+    ) -> Proc:
+        """Customer `customer`'s n-th order of `units` of `product`, recorded as an `order` op."""
+        env = self.env
+        key = product_key(product)
+        order_id = f"o{customer}.{n}"
+        value = {"product": key, "units": units, "order": order_id}
+        self.history.append(Op(client.process, INVOKE, "order", key, value, env.now))
+        outcome = yield from self.placer.place(
+            client, key, customer, units, order_id, env.now + timeout_ms
+        )
+        done = dict(
+            value, outcome=outcome.outcome, retries=outcome.retries, lock_waits=outcome.lock_waits
+        )
+        self.history.append(
+            Op(client.process, OUTCOME[outcome.status], "order", key, done, env.now, outcome.error)
+        )
+
+
+class Arrivals:
+    """Customers arriving as a Poisson process until the end of traffic.
+
+    `config.customers` arrive with exponential gaps (mean `arrival_mean_ms`,
+    drawn from the "arrivals" stream); each that arrives before `duration_ms`
+    is handed to `visit(customer, client)`, which starts what it does.
+    """
+
+    def __init__(
+        self, shop: Shop, config: WorkloadConfig, visit: Callable[[int, StoreClient], None]
+    ) -> None:
+        self.shop = shop
+        self.config = config
+        self.visit = visit
+        self.arrived = 0
+
+    def start(self) -> None:
+        """Start the arrival process."""
+        self.shop.env.process(self._arrive())
+
+    def _arrive(self) -> Proc:
+        cfg = self.config
+        env = self.shop.env
+        gaps: np.ndarray = self.shop.streams.get("arrivals").exponential(
+            cfg.arrival_mean_ms, cfg.customers
+        )
+        for customer in range(cfg.customers):
+            yield env.timeout(float(gaps[customer]))
+            if env.now >= self.shop.duration_ms:
+                return
+            self.arrived += 1
+            self.visit(customer, self.shop.client(customer))

@@ -1,0 +1,89 @@
+"""Browsing: customers view products chosen by popularity (Zipf), think, and sometimes buy.
+
+Each arriving customer reads `reads_per_customer` product pages, chosen by a
+Zipf law with exponent `zipf_s` over the catalogue, with exponential think
+time between, and buys the last one viewed with probability `buy_probability`.
+A page view that returns siblings writes the resolver's merge back (the
+client, not the store, resolves conflicts).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from sim.client import Proc, StoreClient
+from sim.config.workload import WorkloadConfig, WorkloadSettings
+from sim.history import INVOKE, Op
+from sim.modes.base import Status
+from sim.shop.model import product_key
+from sim.shop.orders import write_back
+from sim.shop.resolvers import resolve
+from sim.shop.workloads.base import OUTCOME, Arrivals, Shop, WorkloadSpec
+
+
+class BrowseSettings(WorkloadSettings):
+    """`[workload.browse]`: popularity, pages per visit, chance to buy, think time."""
+
+    zipf_s: float = Field(1.1, ge=0.0)
+    """Popularity exponent over products (0: uniform)."""
+    reads_per_customer: int = Field(5, ge=0)
+    """Product pages each customer views."""
+    buy_probability: float = Field(0.1, ge=0.0, le=1.0)
+    """Chance a customer buys the last product viewed."""
+    think_ms: float = Field(200.0, ge=0.0)
+    """Mean pause between page views."""
+
+
+class Browse(Arrivals):
+    """Customers who view Zipf-popular products and sometimes buy the last one."""
+
+    def __init__(self, shop: Shop, config: WorkloadConfig, settings: BrowseSettings) -> None:
+        super().__init__(shop, config, self._visit)
+        self.settings = settings
+        self.choices = shop.streams.get("customers")
+        ranks = np.arange(1, config.products + 1, dtype=float)
+        weights = ranks**-settings.zipf_s
+        self._zipf = weights / weights.sum()
+
+    def _visit(self, customer: int, client: StoreClient) -> None:
+        s = self.settings
+        picks = self.choices.choice(
+            self.config.products, size=max(s.reads_per_customer, 1), p=self._zipf
+        )
+        buys = bool(self.choices.random() < s.buy_probability)
+        self.shop.env.process(self._browse(client, customer, picks, buys))
+
+    def _browse(self, client: StoreClient, customer: int, picks: np.ndarray, buys: bool) -> Proc:
+        shop = self.shop
+        env = shop.env
+        cfg = self.config
+        for i in range(self.settings.reads_per_customer):
+            key = product_key(int(picks[i]))
+            shop.history.append(Op(client.process, INVOKE, "browse", key, None, env.now))
+            deadline = env.now + cfg.timeout_ms
+            read = yield from client.read(key, deadline)
+            status = read.status if read.status in (Status.OK, Status.TIMEOUT) else Status.FAIL
+            shown = None
+            if read.status is Status.OK and read.siblings:
+                product = resolve(read.siblings, shop.resolver)
+                shown = {"available": product.available, "versions": len(read.siblings)}
+                yield from write_back(client, key, read, product, deadline)
+            shop.history.append(
+                Op(client.process, OUTCOME[status], "browse", key, shown, env.now, read.error)
+            )
+            if self.settings.think_ms:
+                yield env.timeout(float(self.choices.exponential(self.settings.think_ms)))
+        if buys:
+            yield from shop.order(
+                client, customer, int(picks[-1]), 0, cfg.units_per_order, cfg.timeout_ms
+            )
+
+
+WORKLOAD = WorkloadSpec(
+    name="browse",
+    settings=BrowseSettings,
+    build=Browse,
+    summary="customers view Zipf-popular products and sometimes buy",
+    order=20,
+)
