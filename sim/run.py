@@ -26,7 +26,7 @@ from sim.engine.world import World
 from sim.errors import InvariantError, RunError
 from sim.history import INVOKE, OK, History, Op
 from sim.metrics import RunRecord, compute
-from sim.modes import spec_of
+from sim.modes import build_mode, spec_of
 from sim.modes.base import Mode
 from sim.plugins import WORKLOADS
 from sim.probe import ConvergenceProbe
@@ -113,7 +113,7 @@ def run(
         scenario = scenario.with_overrides({"seed": seed})
     history = History()
     world = build_world(scenario)
-    mode = spec_of(scenario.cluster.mode).build(world, scenario.cluster.settings)
+    mode = build_mode(world, scenario.cluster)
     start_nemesis(world, scenario, mode, history)
     inventory = load_data(world, scenario, mode, history)
     resolver = user_resolver(scenario.shop.resolver)

@@ -108,8 +108,8 @@ class Network:
         self._latency: dict[str, Sampler] = {}
         default = Sampler(config.latency, rng)
         for kind in self.kinds:  # a kind without its own latency shares the default's draws
-            dist = config.latency_by_kind.get(kind)
-            self._latency[kind] = default if dist is None else Sampler(dist, rng)
+            dist = config.latency_for(kind)
+            self._latency[kind] = default if dist is config.latency else Sampler(dist, rng)
         self._loss = config.loss
         self._duplicate = config.duplicate
         coin = Uniform(0.0, 1.0)

@@ -22,7 +22,6 @@ class HintedHandoff:
         self.storage = storage
         self.period_ms = period_ms
         self.links = world.links
-        self.offered = 0
         self.delivered = 0
         network.register(Handoff, self._on_handoff)
         network.register(HandoffAck, self._on_ack)
@@ -35,7 +34,6 @@ class HintedHandoff:
                 continue
             for key, per_owner in list(store.hints.items()):
                 for owner, siblings in per_owner.items():
-                    self.offered += 1
                     self.net.send(node, owner, Handoff(key, siblings))
         self.env.call_later(self.period_ms, self._tick)
 

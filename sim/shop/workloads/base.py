@@ -132,7 +132,6 @@ class Arrivals:
         self.shop = shop
         self.config = config
         self.visit = visit
-        self.arrived = 0
 
     def start(self) -> None:
         """Start the arrival process."""
@@ -148,5 +147,4 @@ class Arrivals:
             yield env.timeout(float(gaps[customer]))
             if env.now >= self.shop.duration_ms:
                 return
-            self.arrived += 1
             self.visit(customer, self.shop.client(customer))
