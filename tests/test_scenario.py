@@ -244,3 +244,27 @@ def test_a_resolver_function_travels_by_its_import_name() -> None:
 
 def _reversed_merge(siblings):
     return siblings[-1]
+
+
+# --------------------------------------------------------------------------- files of today
+
+DATA = Path(__file__).resolve().parent / "data"
+FIRST_LAYOUT = {
+    "example-first-layout.toml": "example.toml",
+    "flash_sale_partition-first-layout.toml": "flash_sale_partition.toml",
+}
+
+
+@pytest.mark.parametrize("old", sorted(FIRST_LAYOUT))
+def test_files_of_the_first_layout_load_with_the_same_meaning(old: str) -> None:
+    """The shipped scenarios as they were before the layout moved: the same Scenario."""
+    assert load_scenario(DATA / old) == load_scenario(ROOT / "scenarios" / FIRST_LAYOUT[old])
+
+
+TOML_FILES = sorted({*ROOT.glob("scenarios/*.toml"), *ROOT.glob("tests/**/*.toml")})
+
+
+@pytest.mark.parametrize("path", TOML_FILES, ids=[p.name for p in TOML_FILES])
+def test_every_toml_file_in_the_repository_loads(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert Scenario.from_dict(scenario.to_dict()) == scenario
