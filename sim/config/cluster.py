@@ -10,11 +10,12 @@ layout (`cluster.read_quorum`) still work (sim/config/plugin_tables.py).
 
 from __future__ import annotations
 
-from typing import Any, Self
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 from pydantic import Field, model_validator
 
-from sim.config import plugin_tables
+from sim.config.plugin_tables import WithPluginTables
 from sim.config.table import Floats, Table
 from sim.errors import ScenarioError
 from sim.plugins import MODES
@@ -36,10 +37,14 @@ def check_at_most(value: int, limit: int, path: str, limit_path: str) -> None:
         raise ScenarioError(f"{path}: must be <= {limit_path} (got {value} > {limit})")
 
 
-class ClusterConfig(Table):
+class ClusterConfig(WithPluginTables):
     """The `[cluster]` table: nodes, replication (N), mode, ring, durability, skew, mode tables."""
 
     PATH = "cluster"
+    REGISTRY = MODES
+    TABLES = "modes"
+    SELECTOR = "mode"
+    MOVED: ClassVar[Mapping[str, str]] = {key: f"shop.{key}" for key in SHOP_KEYS}
 
     nodes: int = Field(5, ge=1)
     replication: int = Field(3, ge=1)
@@ -50,38 +55,9 @@ class ClusterConfig(Table):
     modes: dict[str, Any] = Field(default_factory=dict)
     """Each registered mode's settings by name (TOML: `[cluster.<mode>]`)."""
 
-    @property
-    def settings(self) -> Any:
-        """The settings table of the mode this cluster runs."""
-        return self.modes[self.mode]
-
     def skew_of(self, node: int) -> float:
         """The static clock skew of `node` in ms (0 when none is configured)."""
         return float(self.clock_skew_ms[node]) if self.clock_skew_ms else 0.0
-
-    @classmethod
-    def own_keys(cls) -> tuple[str, ...]:
-        """The fields of `[cluster]` itself."""
-        return tuple(k for k in cls.model_fields if k != "modes")
-
-    @classmethod
-    def keys(cls) -> tuple[str, ...]:
-        """Own fields, then one table per registered mode."""
-        return cls.own_keys() + MODES.names()
-
-    @classmethod
-    def canonical_key(cls, key: str) -> tuple[str, ...]:
-        """Where a key of `[cluster]` lives: itself, or `<mode>.<key>` for each mode with it."""
-        return plugin_tables.canonical_key(key, cls.own_keys(), MODES)
-
-    @classmethod
-    def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
-        """Gather the mode tables and flat mode settings into `modes`."""
-        if "modes" in data:
-            return data  # already in the stored form
-        hints = {key: f"shop.{key}" for key in SHOP_KEYS}
-        out, modes = plugin_tables.gather(data, "cluster", cls.own_keys(), MODES, hints)
-        return {**out, "modes": modes}
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -96,8 +72,3 @@ class ClusterConfig(Table):
         for name, settings in self.modes.items():
             settings.check(self, f"cluster.{name}")
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """`[cluster]` with each mode's table nested under its name (empty tables left out)."""
-        out = {k: v for k, v in super().to_dict().items() if k != "modes"}
-        return {**out, **plugin_tables.dump(self.modes)}

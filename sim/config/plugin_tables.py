@@ -11,7 +11,7 @@ and `--set` paths keep working.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from sim.config.table import Table
 from sim.errors import ScenarioError
@@ -93,3 +93,50 @@ def dump(tables: Mapping[str, Table]) -> dict[str, Any]:
         if data:
             out[name] = data
     return out
+
+
+class WithPluginTables(Table):
+    """A section that holds every registered plug-in's settings table, in the field `TABLES`.
+
+    Subclasses name the registry, the field holding the tables and the field
+    selecting the plug-in of the run (`[cluster]`: MODES, "modes", "mode").
+    """
+
+    REGISTRY: ClassVar[Registry[Any]]
+    TABLES: ClassVar[str]
+    SELECTOR: ClassVar[str]
+    MOVED: ClassVar[Mapping[str, str]] = {}
+    """Keys that moved to another table, and where: an error says so."""
+
+    @property
+    def settings(self) -> Any:
+        """The settings table of the plug-in this section selects."""
+        return getattr(self, self.TABLES)[getattr(self, self.SELECTOR)]
+
+    @classmethod
+    def own_keys(cls) -> tuple[str, ...]:
+        """The section's own fields."""
+        return tuple(k for k in cls.model_fields if k != cls.TABLES)
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Own fields, then one table per registered plug-in."""
+        return cls.own_keys() + cls.REGISTRY.names()
+
+    @classmethod
+    def canonical_key(cls, key: str) -> tuple[str, ...]:
+        """Where a key of the section lives: itself, or `<plug-in>.<key>` for each with it."""
+        return canonical_key(key, cls.own_keys(), cls.REGISTRY)
+
+    @classmethod
+    def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Gather the plug-in tables and flat plug-in settings into the `TABLES` field."""
+        if cls.TABLES in data:
+            return data  # already in the stored form
+        own, tables = gather(data, cls.PATH, cls.own_keys(), cls.REGISTRY, cls.MOVED)
+        return {**own, cls.TABLES: tables}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section with each plug-in's table nested under its name (empty ones left out)."""
+        out = {k: v for k, v in super().to_dict().items() if k != self.TABLES}
+        return {**out, **dump(getattr(self, self.TABLES))}

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from sim.config import plugin_tables
+from sim.config.plugin_tables import WithPluginTables
 from sim.config.table import Ints, Table
 from sim.plugins import WORKLOADS
 
@@ -21,10 +21,13 @@ class WorkloadSettings(Table):
     """A workload kind's own settings table, `[workload.<kind>]` (fields optional)."""
 
 
-class WorkloadConfig(Table):
+class WorkloadConfig(WithPluginTables):
     """The `[workload]` table: kind, catalogue, customers, arrivals, timeout, home nodes."""
 
     PATH = "workload"
+    REGISTRY = WORKLOADS
+    TABLES = "kinds"
+    SELECTOR = "kind"
 
     kind: str = "flash-sale"
     products: int = Field(1, ge=1)
@@ -37,37 +40,9 @@ class WorkloadConfig(Table):
     kinds: dict[str, Any] = Field(default_factory=dict)
     """Each registered workload's settings by name (TOML: `[workload.<kind>]`)."""
 
-    @property
-    def settings(self) -> Any:
-        """The settings table of this workload's kind."""
-        return self.kinds[self.kind]
-
-    @classmethod
-    def own_keys(cls) -> tuple[str, ...]:
-        """The fields of `[workload]` itself."""
-        return tuple(k for k in cls.model_fields if k != "kinds")
-
-    @classmethod
-    def keys(cls) -> tuple[str, ...]:
-        """Own fields, then one table per registered workload."""
-        return cls.own_keys() + WORKLOADS.names()
-
-    @classmethod
-    def canonical_key(cls, key: str) -> tuple[str, ...]:
-        """Where a key of `[workload]` lives: itself, or `<kind>.<key>` for each kind with it."""
-        return plugin_tables.canonical_key(key, cls.own_keys(), WORKLOADS)
-
     @classmethod
     def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
-        """Gather the kind tables and flat kind settings into `kinds`; check the kind."""
-        if "kinds" in data:
-            return data
-        if "kind" in data:
+        """Check the kind first (a clearer error than its table's), then gather the tables."""
+        if "kind" in data and cls.TABLES not in data:
             WORKLOADS.get(data["kind"], "workload.kind")
-        out, kinds = plugin_tables.gather(data, "workload", cls.own_keys(), WORKLOADS)
-        return {**out, "kinds": kinds}
-
-    def to_dict(self) -> dict[str, Any]:
-        """`[workload]` with each kind's table nested under its name (empty tables left out)."""
-        out = {k: v for k, v in super().to_dict().items() if k != "kinds"}
-        return {**out, **plugin_tables.dump(self.kinds)}
+        return super().normalise(data)

@@ -9,7 +9,6 @@ the nemesis to start, stop and record it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,16 +67,12 @@ arrival_mean_ms = 30
 
 
 @pytest.fixture
-def registered():
-    FAULTS.register(LinkCut)
-    yield LinkCut
-    FAULTS.unregister(LinkCut.name)
+def registered(plugin):
+    return plugin(FAULTS, LinkCut)
 
 
-def test_a_fault_kind_defined_in_one_file_runs_from_toml(registered, tmp_path: Path) -> None:
-    path = tmp_path / "link.toml"
-    path.write_text(SCENARIO)
-    scenario = load_scenario(path)
+def test_a_fault_kind_defined_in_one_file_runs_from_toml(registered, toml_file) -> None:
+    scenario = load_scenario(toml_file(SCENARIO))
     assert isinstance(scenario.faults[0], LinkCut)
     assert scenario.to_dict()["faults"][0] == {
         "kind": "link-cut",
@@ -104,17 +99,13 @@ def test_a_fault_kind_defined_in_one_file_runs_from_toml(registered, tmp_path: P
     ],
 )
 def test_its_fields_are_validated_naming_the_dotted_path(
-    registered, tmp_path: Path, override: str, message: str
+    registered, toml_file, override: str, message: str
 ) -> None:
-    path = tmp_path / "link.toml"
-    path.write_text(SCENARIO)
     with pytest.raises(ScenarioError) as info:
-        load_scenario(path, [override])
+        load_scenario(toml_file(SCENARIO), [override])
     assert str(info.value) == message
 
 
-def test_without_it_the_kind_is_refused_listing_the_kinds_there_are(tmp_path: Path) -> None:
-    path = tmp_path / "link.toml"
-    path.write_text(SCENARIO)
+def test_without_it_the_kind_is_refused_listing_the_kinds_there_are(toml_file) -> None:
     with pytest.raises(ScenarioError, match=r"^faults\[0\].kind: unknown 'link-cut' \(allowed: "):
-        load_scenario(path)
+        load_scenario(toml_file(SCENARIO))

@@ -82,16 +82,15 @@ def test_a_user_function_can_resolve_siblings() -> None:
 
 
 @pytest.fixture
-def registered():
+def registered(plugin):
     calls: list[int] = []
 
     def counting(siblings):
         calls.append(len(siblings))
         return merge_orders(siblings)
 
-    RESOLVERS.register(counting, "counting")
-    yield calls
-    RESOLVERS.unregister("counting")
+    plugin(RESOLVERS, counting, "counting")
+    return calls
 
 
 def test_a_registered_resolver_is_used_by_name(registered) -> None:

@@ -185,16 +185,12 @@ arrival_mean_ms = 30
 
 
 @pytest.fixture
-def registered():
-    MODES.register(MODE)
-    yield MODE
-    MODES.unregister(MODE.name)
+def registered(plugin):
+    return plugin(MODES, MODE)
 
 
-def test_a_mode_defined_in_one_file_runs_end_to_end_from_toml(registered, tmp_path: Path) -> None:
-    path = tmp_path / "primary.toml"
-    path.write_text(SCENARIO)
-    scenario = load_scenario(path)
+def test_a_mode_defined_in_one_file_runs_end_to_end_from_toml(registered, toml_file) -> None:
+    scenario = load_scenario(toml_file(SCENARIO))
     assert scenario.cluster.settings.service_ms == 1.0
     assert scenario.to_dict()["cluster"]["primary-copy"] == {"service_ms": 1.0}
     result = run(scenario, check=True)
@@ -206,9 +202,8 @@ def test_a_mode_defined_in_one_file_runs_end_to_end_from_toml(registered, tmp_pa
     assert m["linearizable"] is True
 
 
-def test_its_settings_are_reached_by_flat_and_nested_paths(registered, tmp_path: Path) -> None:
-    path = tmp_path / "primary.toml"
-    path.write_text(SCENARIO)
+def test_its_settings_are_reached_by_flat_and_nested_paths(registered, toml_file) -> None:
+    path = toml_file(SCENARIO)
     flat = load_scenario(path, ["cluster.service_ms=4.0"])
     nested = load_scenario(path, ["cluster.primary-copy.service_ms=4.0"])
     assert flat == nested and flat.cluster.settings.service_ms == 4.0
@@ -216,9 +211,8 @@ def test_its_settings_are_reached_by_flat_and_nested_paths(registered, tmp_path:
         load_scenario(path, ["cluster.service_ms=-1"])
 
 
-def test_without_it_the_name_is_refused_with_the_modes_there_are(tmp_path: Path) -> None:
-    path = tmp_path / "primary.toml"
-    path.write_text(SCENARIO)
+def test_without_it_the_name_is_refused_with_the_modes_there_are(toml_file) -> None:
+    path = toml_file(SCENARIO)
     with pytest.raises(ScenarioError, match=r"^cluster: unknown key 'primary-copy' \(allowed: "):
         load_scenario(path)
 

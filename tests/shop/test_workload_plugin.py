@@ -8,8 +8,6 @@ scenario to name it in `workload.kind`, give its `[workload.<kind>]` table
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pydantic import Field
 
@@ -71,17 +69,10 @@ pages = 3
 """
 
 
-@pytest.fixture
-def registered():
-    WORKLOADS.register(WORKLOAD)
-    yield WORKLOAD
-    WORKLOADS.unregister(WORKLOAD.name)
-
-
 @pytest.mark.parametrize("mode", ["strong", "weak", "eventual"])
-def test_a_workload_defined_in_one_file_runs_from_toml(registered, tmp_path: Path, mode) -> None:
-    path = tmp_path / "window.toml"
-    path.write_text(SCENARIO)
+def test_a_workload_defined_in_one_file_runs_from_toml(plugin, toml_file, mode) -> None:
+    plugin(WORKLOADS, WORKLOAD)
+    path = toml_file(SCENARIO)
     scenario = load_scenario(path, [f"cluster.mode={mode}"])
     assert scenario.workload.settings.pages == 3
     assert load_scenario(path, ["workload.pages=3"]) == load_scenario(path)  # flat key too
