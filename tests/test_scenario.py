@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sim.errors import ScenarioError
-from sim.scenario import Scenario, ShopConfig, load_scenario, parse_value, set_dotted
+from sim.scenario import ClusterConfig, Scenario, ShopConfig, load_scenario, parse_value, set_dotted
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -117,7 +117,6 @@ def test_override_value_parsing() -> None:
 
 
 def test_python_built_scenarios_are_validated_too() -> None:
-    from sim.scenario import ClusterConfig
 
     with pytest.raises(ScenarioError, match=r"^cluster.eventual.write_quorum: must be <= "):
         ClusterConfig(replication=2, write_quorum=3)
@@ -268,3 +267,10 @@ TOML_FILES = sorted({*ROOT.glob("scenarios/*.toml"), *ROOT.glob("tests/**/*.toml
 def test_every_toml_file_in_the_repository_loads(path: Path) -> None:
     scenario = load_scenario(path)
     assert Scenario.from_dict(scenario.to_dict()) == scenario
+
+
+def test_the_field_holding_the_mode_tables_is_not_a_key_of_its_own() -> None:
+    with pytest.raises(ScenarioError, match=r"^cluster: unknown key 'modes' \(allowed: nodes"):
+        Scenario().with_overrides({"cluster.modes": 3})
+    cluster = ClusterConfig(mode="strong", eventual={"read_quorum": 1})
+    assert ClusterConfig(**cluster.model_dump()) == cluster  # pydantic's own form round-trips

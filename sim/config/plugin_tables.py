@@ -131,8 +131,15 @@ class WithPluginTables(Table):
     @classmethod
     def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
         """Gather the plug-in tables and flat plug-in settings into the `TABLES` field."""
-        if cls.TABLES in data:
-            return data  # already in the stored form
+        stored = data.pop(cls.TABLES, None)  # the field's own form (a model_dump, say)
+        if stored is not None:
+            if not isinstance(stored, Mapping):
+                allowed = ", ".join(cls.keys())
+                raise ScenarioError(f"{cls.PATH}: unknown key {cls.TABLES!r} (allowed: {allowed})")
+            for name, table in stored.items():
+                if name in data:
+                    raise ScenarioError(f"{cls.PATH}.{name}: given twice")
+                data[name] = table
         own, tables = gather(data, cls.PATH, cls.own_keys(), cls.REGISTRY, cls.MOVED)
         return {**own, cls.TABLES: tables}
 

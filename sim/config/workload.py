@@ -43,6 +43,6 @@ class WorkloadConfig(WithPluginTables):
     @classmethod
     def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
         """Check the kind first (a clearer error than its table's), then gather the tables."""
-        if "kind" in data and cls.TABLES not in data:
+        if "kind" in data:
             WORKLOADS.get(data["kind"], "workload.kind")
         return super().normalise(data)
