@@ -4,7 +4,8 @@
     python -m sim check FILE [--model register|kv] [--format ...] [--json] [--timeout S]
     python -m sim sweep FILE.toml --grid k=v1,v2 ... --seeds K [--backend local|dask] ...
 
-Exit codes: 0 ok (check: linearizable), 1 not linearizable, 2 bad input,
+Exit codes: 0 ok (check: linearizable), 1 not linearizable (check) or a run
+that broke a simulator invariant stopped the sweep (sweep), 2 bad input,
 3 unknown (the checker ran out of time). Bad input prints one line on stderr.
 """
 

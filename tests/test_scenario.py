@@ -117,7 +117,6 @@ def test_override_value_parsing() -> None:
 
 
 def test_python_built_scenarios_are_validated_too() -> None:
-
     with pytest.raises(ScenarioError, match=r"^cluster.eventual.write_quorum: must be <= "):
         ClusterConfig(replication=2, write_quorum=3)
     with pytest.raises(ScenarioError, match=r"^cluster.nodes: must be >= 1 \(got 0\)$"):
