@@ -144,7 +144,7 @@ def contention(base, seed: int | None) -> list[tuple[str, dict]]:
             scenario = base.with_overrides(
                 {
                     "cluster.mode": "strong",
-                    "cluster.concurrency": concurrency,
+                    "shop.concurrency": concurrency,
                     "faults": [],
                     "workload.stock": 20,
                     "workload.customers": customers,

@@ -24,13 +24,13 @@ import pandas as pd
 VARIANTS: dict[str, dict[str, Any]] = {
     "strong": {"cluster.mode": "strong"},
     "weak": {"cluster.mode": "weak"},
-    "eventual, merge-orders": {"cluster.mode": "eventual", "cluster.resolver": "merge-orders"},
-    "eventual, lww": {"cluster.mode": "eventual", "cluster.resolver": "lww"},
+    "eventual, merge-orders": {"cluster.mode": "eventual", "shop.resolver": "merge-orders"},
+    "eventual, lww": {"cluster.mode": "eventual", "shop.resolver": "lww"},
 }
 COLORS = {
-    "strong": "tab:blue",
-    "weak": "tab:red",
-    "eventual, merge-orders": "tab:green",
+    "strong": common.MODE_COLORS["strong"],
+    "weak": common.MODE_COLORS["weak"],
+    "eventual, merge-orders": common.MODE_COLORS["eventual"],
     "eventual, lww": "tab:olive",
 }
 METRICS = (
@@ -69,7 +69,7 @@ def label(frame: pd.DataFrame) -> pd.DataFrame:
         mode = row["cluster.mode"]
         if mode != "eventual":
             return mode
-        return f"eventual, {row['cluster.resolver']}"
+        return f"eventual, {row['shop.resolver']}"
 
     return frame.assign(
         variant=frame.apply(name, axis=1),

@@ -48,7 +48,7 @@ def points(quick: bool) -> list[dict[str, Any]]:
             for n in buyers(quick):
                 point = {
                     "cluster.mode": mode,
-                    "cluster.concurrency": concurrency,
+                    "shop.concurrency": concurrency,
                     "workload.customers": n,
                 }
                 if faults is not None:
@@ -61,7 +61,7 @@ def label(frame: pd.DataFrame) -> pd.DataFrame:
     """Readable `mode`, `concurrency` and `contention` columns."""
     return frame.assign(
         mode=frame["cluster.mode"],
-        concurrency=frame["cluster.concurrency"],
+        concurrency=frame["shop.concurrency"],
         contention=frame["workload.customers"] / STOCK,
     )
 

@@ -17,11 +17,11 @@ SWEPT = {
     "cap_partition": ["cluster.mode", "faults"],
     "flash_sale": [
         "cluster.mode",
-        "cluster.resolver",
+        "shop.resolver",
         "workload.arrival_mean_ms",
         "workload.stock",
     ],
-    "occ_vs_lock": ["cluster.mode", "cluster.concurrency", "workload.customers", "faults"],
+    "occ_vs_lock": ["cluster.mode", "shop.concurrency", "workload.customers", "faults"],
     "quorum_tradeoffs": ["cluster.replication", "cluster.read_quorum", "cluster.write_quorum"],
     "siblings": ["workload.arrival_mean_ms", "faults"],
 }
