@@ -17,7 +17,7 @@ from typing import Any
 from sim.engine.kernel import Engine, Pending
 from sim.engine.network import LinkState
 from sim.history import FAIL, INFO, INVOKE, OK, History, Op
-from sim.modes.base import Mode, ReadResult, Status, Value, Version, WriteResult
+from sim.modes.base import Mode, ReadResult, Status, TxnWrite, Value, Version, WriteResult
 
 Proc = Generator[Any, Any, Any]
 """A SimPy process body: yields events, returns a result (`yield from` composes them)."""
@@ -137,7 +137,7 @@ class StoreClient:
     def _call(
         self,
         f: str,
-        key: str,
+        key: str | None,
         shown: Any,
         start: Callable[..., None],
         args: tuple,
@@ -224,6 +224,30 @@ class StoreClient:
             owner,
             self.mode.unlock,
             (self.home, key, owner),
+            deadline,
+            _WRITE_TIMEOUT,
+        )
+
+    def commit(
+        self, txn: str, writes: tuple[TxnWrite, ...], deadline: float, expected: tuple = ()
+    ) -> Proc:
+        """Write several keys atomically (a `txn` op); yields to a WriteResult.
+
+        Only for modes whose spec has `atomic_commit`. `expected[i]` is the value
+        the client read for `writes[i]` (shown in the history for conditional
+        writes, like a `cas`).
+        """
+        shown = [
+            ["cas", w.key, [token(e), token(w.value)]] if w.conditional else
+            ["write", w.key, token(w.value)]
+            for w, e in zip(writes, expected or (None,) * len(writes), strict=True)
+        ]  # fmt: skip
+        return self._call(
+            "txn",
+            None,
+            shown,
+            self.mode.commit,  # type: ignore[attr-defined]
+            (self.home, txn, writes),
             deadline,
             _WRITE_TIMEOUT,
         )

@@ -21,7 +21,9 @@ TYPES = (INVOKE, OK, FAIL, INFO)
 
 NEMESIS = "nemesis"
 
-STORE_FS = frozenset({"read", "write", "cas", "lock", "unlock"})
+STORE_FS = frozenset({"read", "write", "cas", "lock", "unlock", "txn"})
+"""Store operations. A `txn` writes several keys at once, all or none: its value is a
+list of micro-ops, Jepsen style: `["write", key, new]` or `["cas", key, [expected, new]]`."""
 SHOP_FS = frozenset({"order", "browse"})
 
 

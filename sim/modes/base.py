@@ -62,6 +62,16 @@ class WriteResult:
 Reply = Callable[[Any], None]
 
 
+@message
+class TxnWrite:
+    """One key's part of an atomic commit: a write, conditional on the key's version if asked."""
+
+    key: Key
+    value: Value
+    context: Version = None
+    conditional: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class KeyState:
     """A key at the end of a run: the values the store would return, and whether replicas agree."""
@@ -126,6 +136,20 @@ class Mode(Protocol):
         """Mode-specific counters for metrics (pruned clocks, handoffs, elections...)."""
 
 
+class AtomicCommit(Protocol):
+    """What a mode with `atomic_commit=True` in its spec adds: several keys written, all or none."""
+
+    def commit(self, node: int, txn: str, writes: tuple[TxnWrite, ...], reply: Reply) -> None:
+        """Apply every write of transaction `txn` or none, through `node`; reply(WriteResult).
+
+        OK: all applied (`version`: the commit's version). CONFLICT: a
+        conditional write's version check failed, nothing applied (`error`
+        names the key). FAIL: certainly not applied (no leader reachable...).
+        No answer: the outcome is unknown (the client's deadline reports it).
+        Retries of one transaction carry the same `txn` id and apply at most once.
+        """
+
+
 @dataclass(frozen=True)
 class ModeSpec:
     """What a mode module declares about itself (`MODE = ModeSpec(...)`).
@@ -139,6 +163,8 @@ class ModeSpec:
             (write, ack, read, response); `network.latency_by_kind` accepts them.
         counters: the names of `Mode.stats()`, reported under the `mode` metric.
         summary: one line for listings.
+        atomic_commit: whether its modes implement `AtomicCommit` (writes to several
+            keys, all or none: what `shop.orders = "2pc"` needs).
         colour: a matplotlib colour for its lines in the experiments' figures.
         order: where it is listed among the modes.
     """
@@ -149,6 +175,7 @@ class ModeSpec:
     message_kinds: tuple[str, ...] = ()
     counters: tuple[str, ...] = ()
     summary: str = ""
+    atomic_commit: bool = False
     colour: str = "tab:gray"
     order: int = 100
 
