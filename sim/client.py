@@ -1,10 +1,12 @@
-"""The store client: one shopper's connection to its home node, with deadlines and a history.
+"""The store client: one shopper's connection to the cluster, with deadlines and a history.
 
 Every store operation is recorded Jepsen style: an `invoke` when it starts and
 exactly one completion: `ok`, `fail` (certainly not applied: the mode said so,
-or the home node is down) or `info` (no answer before the deadline: the outcome
-is unknown). Values are recorded by their `tag` (the id of the write that made
-them) so that histories stay small and the register checker can compare them.
+or the node is down) or `info` (no answer before the deadline: the outcome is
+unknown). Which node serves a request is the router's choice (sim/routing.py);
+the hop between client and node takes a latency of its own. Values are
+recorded by their `tag` (the id of the write that made them) so that
+histories stay small and the register checker can compare them.
 Methods are generators, used as `result = yield from client.read(key, deadline)`
 inside a SimPy process.
 """
@@ -18,6 +20,7 @@ from sim.engine.kernel import Engine, Pending
 from sim.engine.network import LinkState
 from sim.history import FAIL, INFO, INVOKE, OK, History, Op
 from sim.modes.base import Mode, ReadResult, Status, TxnWrite, Value, Version, WriteResult
+from sim.routing import Router
 
 Proc = Generator[Any, Any, Any]
 """A SimPy process body: yields events, returns a result (`yield from` composes them)."""
@@ -46,6 +49,11 @@ def siblings_token(siblings: tuple[Value, ...]) -> Any:
 
 
 _OK = Status.OK
+NODE_DOWN = "node-down"
+_NODE_FAILED = frozenset({Status.FAIL, Status.TIMEOUT})
+"""Outcomes that may be the node's fault (a conflict or a busy lock is not)."""
+_RETRY = frozenset({NODE_DOWN, "unavailable"})
+"""Certain failures another node may not have: the request is tried again elsewhere."""
 _op = tuple.__new__
 """Builds an Op without NamedTuple's Python-level __new__ (2 ops per request, the hot path)."""
 
@@ -80,7 +88,7 @@ class _Pending(Pending):
 
 
 class StoreClient:
-    """Issues store operations through a home node and records them in the history.
+    """Issues store operations through a node and records them in the history.
 
     Deadlines use one lazy timer per client rather than one per request (a
     request usually ends long before its deadline): the timer fires at the
@@ -91,13 +99,27 @@ class StoreClient:
     Args:
         env: the engine.
         mode: the consistency mode serving requests.
-        links: fault state (a client cannot reach a crashed home node).
+        links: fault state (a crashed node answers nothing).
         history: where operations are recorded.
         process: this client's process id in the history.
-        home: the home node (coordinator / load balancer).
+        home: the home node: where the client sits (sim/routing.py).
+        router: which node serves each request (None: always the home node).
+        hop: the client-node latency, one draw per direction (None: no hop).
     """
 
-    __slots__ = ("_current", "_timer_at", "env", "history", "home", "links", "mode", "process")
+    __slots__ = (
+        "_current",
+        "_timer_at",
+        "env",
+        "history",
+        "home",
+        "hop",
+        "links",
+        "mode",
+        "node",
+        "process",
+        "router",
+    )
 
     def __init__(
         self,
@@ -105,8 +127,10 @@ class StoreClient:
         mode: Mode,
         links: LinkState,
         history: History,
-        process: int,
+        process: int | str,
         home: int,
+        router: Router | None = None,
+        hop: Callable[[], float] | None = None,
     ) -> None:
         self.env = env
         self.mode = mode
@@ -114,6 +138,9 @@ class StoreClient:
         self.history = history
         self.process = process
         self.home = home
+        self.node = home
+        self.router = router
+        self.hop = hop
         self._current: _Pending | None = None
         self._timer_at: float | None = None
 
@@ -144,21 +171,42 @@ class StoreClient:
         deadline: float,
         timeout_result: Any,
     ) -> Proc:
-        """Record the invoke, run `start(*args, reply)`, wait for reply or deadline, record."""
+        """Record the invoke, run `start(node, *args, reply)`, wait for reply or deadline, record.
+
+        With a router, a request that failed for certain on one node is tried on
+        another while the deadline allows (sim/routing.py).
+        """
         env = self.env
         record = self.history.ops.append
         record(_op(Op, (self.process, INVOKE, f, key, shown, env.now, None, None)))
-        if self.home in self.links.down:
-            result = timeout_result.__class__(Status.FAIL, error="node-down")
-        else:
-            pending = _Pending(env, deadline, timeout_result)
-            start(*args, pending.reply)
-            if pending.open:
-                self._current = pending
-                if self._timer_at is None or self._timer_at > deadline:
-                    self._arm(deadline)
-            result = yield pending
-            self._current = None
+        router = self.router
+        node = self.node if router is None else router.pick(self.node, self.home)
+        tried: list[int] = []
+        while True:
+            self.node = node
+            tried.append(node)
+            if node in self.links.down:
+                result = timeout_result.__class__(Status.FAIL, error=NODE_DOWN)
+            else:
+                pending = _Pending(env, deadline, timeout_result)
+                if self.hop is None:
+                    start(node, *args, pending.reply)
+                else:
+                    env.call_later(self.hop(), self._arrive, node, start, args, pending)
+                if pending.open:
+                    self._current = pending
+                    if self._timer_at is None or self._timer_at > deadline:
+                        self._arm(deadline)
+                result = yield pending
+                self._current = None
+            if router is None or result.status is _OK or result.status not in _NODE_FAILED:
+                break
+            router.failed(node)
+            if result.status is Status.TIMEOUT or result.error not in _RETRY:
+                break
+            node = router.pick(node, self.home)
+            if node in tried or env.now >= deadline:
+                break  # no other node to try, or no time left
         status = result.status
         if status is _OK:
             error = None
@@ -174,11 +222,25 @@ class StoreClient:
         record(_op(Op, (self.process, _OUTCOME[status], f, key, shown, env.now, error, version)))
         return result
 
+    def _arrive(self, node: int, start: Callable[..., None], args: tuple, pending: Any) -> None:
+        """The request reached `node` over the client hop; its answer takes the hop back."""
+        if node in self.links.down:
+            self._answer(pending, pending.timeout_result.__class__(Status.FAIL, error=NODE_DOWN))
+        else:
+            start(node, *args, lambda result: self._answer(pending, result))
+
+    def _answer(self, pending: _Pending, result: Any) -> None:
+        self.env.call_later(self.hop(), pending.reply, result)  # type: ignore[misc]
+
+    def _lineage(self, value: Value) -> None:
+        """Note what a value to be written was made from (values that say so: shop rows)."""
+        parents = getattr(value, "parents", None)
+        if parents is not None:
+            self.history.lineage.setdefault(value.tag, (self.env.now, parents))
+
     def read(self, key: str, deadline: float) -> Proc:
         """Read `key`; yields to a ReadResult (status TIMEOUT if the deadline passed)."""
-        return self._call(
-            "read", key, None, self.mode.read, (self.home, key), deadline, _READ_TIMEOUT
-        )
+        return self._call("read", key, None, self.mode.read, (key,), deadline, _READ_TIMEOUT)
 
     def write(
         self,
@@ -194,12 +256,13 @@ class StoreClient:
             f, shown = "cas", [token(expected), token(value)]
         else:
             f, shown = "write", token(value)
+        self._lineage(value)
         return self._call(
             f,
             key,
             shown,
             self.mode.write,
-            (self.home, key, value, context, conditional),
+            (key, value, context, conditional),
             deadline,
             _WRITE_TIMEOUT,
         )
@@ -211,7 +274,7 @@ class StoreClient:
             key,
             owner,
             self.mode.lock,
-            (self.home, key, owner, lease_ms),
+            (key, owner, lease_ms),
             deadline,
             _WRITE_TIMEOUT,
         )
@@ -223,7 +286,7 @@ class StoreClient:
             key,
             owner,
             self.mode.unlock,
-            (self.home, key, owner),
+            (key, owner),
             deadline,
             _WRITE_TIMEOUT,
         )
@@ -237,6 +300,8 @@ class StoreClient:
         the client read for `writes[i]` (shown in the history for conditional
         writes, like a `cas`).
         """
+        for write in writes:
+            self._lineage(write.value)
         shown = [
             ["cas", w.key, [token(e), token(w.value)]] if w.conditional else
             ["write", w.key, token(w.value)]
@@ -247,7 +312,7 @@ class StoreClient:
             None,
             shown,
             self.mode.commit,  # type: ignore[attr-defined]
-            (self.home, txn, writes),
+            (txn, writes),
             deadline,
             _WRITE_TIMEOUT,
         )

@@ -78,12 +78,19 @@ class Op(NamedTuple):
 
 
 class History:
-    """An append-only list of Ops in the order they happened."""
+    """An append-only list of Ops in the order they happened, and the lineage of written values.
 
-    __slots__ = ("ops",)
+    `lineage[tag] = (time, parents)`: the value written under `tag` was made at
+    `time` from the values tagged `parents` (what its writer had read). Values
+    without an entry were written blind. Stale reads are judged by it
+    (sim/metrics/staleness.py); it is not part of the exported history.
+    """
+
+    __slots__ = ("lineage", "ops")
 
     def __init__(self, ops: Iterable[Op] = ()) -> None:
         self.ops: list[Op] = list(ops)
+        self.lineage: dict[str, tuple[float, tuple[str, ...]]] = {}
 
     def append(self, op: Op) -> None:
         """Record one event; callers append in simulated-time order."""

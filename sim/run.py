@@ -16,6 +16,7 @@ from typing import Any
 from sim.client import StoreClient
 from sim.config.network import CORE_KINDS
 from sim.config.shop import Resolver, resolver_for
+from sim.distributions import Constant, Sampler
 from sim.engine.clocks import Clocks
 from sim.engine.kernel import Engine, ensure_internals
 from sim.engine.loop import run_until
@@ -31,10 +32,13 @@ from sim.modes.base import Mode
 from sim.plugins import WORKLOADS
 from sim.probe import ConvergenceProbe
 from sim.rng import Streams
+from sim.routing import Router
 from sim.scenario import Scenario
 from sim.shop.model import make_catalogue, make_users, product_key, user_key
-from sim.shop.orders import OrderPlacer
+from sim.shop.orders import OrderPlacer, OrderSteps
 from sim.shop.resolvers import resolve
+from sim.shop.rows import Updater
+from sim.shop.saga import Sagas
 from sim.shop.workloads.base import Shop
 
 Progress = Callable[[float, float], None]
@@ -114,10 +118,11 @@ def run(
     history = History()
     world = build_world(scenario)
     mode = build_mode(world, scenario.cluster)
-    start_nemesis(world, scenario, mode, history)
-    inventory = load_data(world, scenario, mode, history)
     resolver = user_resolver(scenario.shop.resolver)
-    start_workload(world, scenario, mode, history, resolver)
+    shop = build_shop(world, scenario, mode, history, resolver)
+    start_nemesis(world, scenario, history, (mode.crash, shop.placer.sagas.crash), (mode.restart,))
+    inventory = load_data(world, scenario, mode, history)
+    start_workload(shop, scenario)
     probe = watch_convergence(world, scenario, mode)
     run_until(world.env, scenario.end_ms, progress)
     converged, convergence_ms = probe.result()
@@ -131,6 +136,11 @@ def run(
         convergence_ms=convergence_ms,
         mode_stats=mode.stats(),
         linearizable=linearizable(history, check_timeout_s) if check else None,
+        faults=scenario.faults,
+        nodes=world.nodes,
+        end_ms=scenario.end_ms,
+        home_of=shop.home_of,
+        shop_stats=shop.stats(),
     )
     return Result(scenario, scenario.seed, compute(record), history)
 
@@ -152,8 +162,23 @@ def build_world(scenario: Scenario) -> World:
     )  # fmt: skip
 
 
-def start_nemesis(world: World, scenario: Scenario, mode: Mode, history: History) -> Nemesis:
-    """Schedule the faults; crashes and restarts reach the mode."""
+def start_nemesis(
+    world: World,
+    scenario: Scenario,
+    history: History,
+    on_crash: Sequence[Callable[[int], None]],
+    on_restart: Sequence[Callable[[int], None]],
+) -> Nemesis:
+    """Schedule the faults; crashes and restarts reach the mode and the shop's sagas."""
+
+    def crash(node: int) -> None:
+        for hook in on_crash:
+            hook(node)
+
+    def restart(node: int) -> None:
+        for hook in on_restart:
+            hook(node)
+
     return Nemesis(
         world.env,
         scenario.faults,
@@ -162,8 +187,8 @@ def start_nemesis(world: World, scenario: Scenario, mode: Mode, history: History
         world.clocks,
         history,
         scenario.end_ms,
-        on_crash=mode.crash,
-        on_restart=mode.restart,
+        on_crash=crash,
+        on_restart=restart,
     )
 
 
@@ -204,23 +229,56 @@ def user_resolver(name: str) -> Resolver:
     return guarded
 
 
-def start_workload(
+def client_hop(scenario: Scenario, streams: Streams) -> Callable[[], float] | None:
+    """The client-node hop's latency sampler (None when it is a constant 0: no hop at all)."""
+    dist = scenario.network.client_latency
+    if isinstance(dist, Constant) and dist.value == 0:
+        return None
+    return Sampler(dist, streams.get("client"))
+
+
+def build_shop(
     world: World, scenario: Scenario, mode: Mode, history: History, resolver: Resolver
-) -> None:
-    """The shop front and the workload's customers, each with a store client on a home node."""
+) -> Shop:
+    """The shop front: store clients behind the router, order placement, background sagas."""
     shop = scenario.shop
     workload = scenario.workload
+    env, links = world.env, world.links
     homes = workload.home_nodes
-    env = world.env
+    hop = client_hop(scenario, world.streams)
+    router = Router(
+        env, workload.routing, links, world.nodes, workload.timeout_ms, world.streams.get("routing")
+    )
+
+    def home_of(process: Any) -> int | None:
+        if not isinstance(process, int):
+            return None
+        return homes[process % len(homes)] if homes else process % world.nodes
 
     def client(customer: int) -> StoreClient:
-        home = homes[customer % len(homes)] if homes else customer % world.nodes
-        return StoreClient(env, mode, world.links, history, customer, home)
+        return StoreClient(env, mode, links, history, customer, home_of(customer), router, hop)
 
-    placer = OrderPlacer(env, shop, resolver, world.streams.get("backoff"))
-    front = Shop(env, history, placer, client, resolver, world.streams, scenario.duration_ms)
+    def node_client(node: int, process: str) -> StoreClient:
+        return StoreClient(env, mode, links, history, process, node, None, hop)
+
+    updater = Updater(
+        env, resolver, shop.max_retries, shop.backoff_ms, world.streams.get("backoff")
+    )
+    steps = OrderSteps(env, shop)
+    sagas = Sagas(
+        env, steps, updater, node_client, links, world.nodes, world.durable, workload.timeout_ms
+    )
+    placer = OrderPlacer(env, shop, updater, steps, sagas)
+    return Shop(
+        env, history, placer, client, resolver, world.streams, scenario.duration_ms, home_of, router
+    )
+
+
+def start_workload(shop: Shop, scenario: Scenario) -> None:
+    """The workload's customers, set going."""
+    workload = scenario.workload
     spec = WORKLOADS.get(workload.kind, "workload.kind")
-    spec.build(front, workload, workload.settings).start()
+    spec.build(shop, workload, workload.settings).start()
 
 
 def watch_convergence(world: World, scenario: Scenario, mode: Mode) -> ConvergenceProbe:

@@ -22,14 +22,15 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from sim.config.cluster import SHOP_KEYS, ClusterConfig, ModeSettings
+from sim.config.cluster import ClusterConfig, ModeSettings
 from sim.config.network import NetworkConfig
 from sim.config.paths import canonical, parse_value, renamed, set_dotted, set_override
-from sim.config.shop import Resolver, ShopConfig
+from sim.config.shop import SHOP_KEYS_ELSEWHERE, Resolver, ShopConfig
 from sim.config.table import Table
 from sim.config.workload import WorkloadConfig, WorkloadSettings
 from sim.errors import ScenarioError
 from sim.faults.base import Fault, node_id, parse_fault
+from sim.plugins import MODES
 
 __all__ = [
     "ClusterConfig",
@@ -64,18 +65,21 @@ class Scenario(Table):
 
     @classmethod
     def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
-        """Shop keys kept in `[cluster]` move to `[shop]`; fault tables become Fault objects."""
-        cluster = data.get("cluster")
-        if isinstance(cluster, Mapping) and any(k in cluster for k in SHOP_KEYS):
-            cluster = dict(cluster)
-            shop = data.get("shop", {})
-            shop = shop.to_dict() if isinstance(shop, ShopConfig) else dict(shop)
-            for key in SHOP_KEYS:
-                if key in cluster:
-                    if key in shop:
-                        raise ScenarioError(f"cluster.{key}: given twice (also as shop.{key})")
-                    shop[key] = cluster.pop(key)
-            data = {**data, "cluster": cluster, "shop": shop}
+        """Shop keys given in other tables move to `[shop]`; fault tables become Fault objects."""
+        for section, keys in SHOP_KEYS_ELSEWHERE.items():
+            table = data.get(section)
+            if isinstance(table, Mapping) and any(k in table for k in keys):
+                table = dict(table)
+                shop = data.get("shop", {})
+                shop = shop.to_dict() if isinstance(shop, ShopConfig) else dict(shop)
+                for key in keys:
+                    if key in table:
+                        if key in shop:
+                            raise ScenarioError(
+                                f"{section}.{key}: given twice (also as shop.{key})"
+                            )
+                        shop[key] = table.pop(key)
+                data = {**data, section: table, "shop": shop}
         if "faults" in data:
             faults = data["faults"]
             if not isinstance(faults, list | tuple):
@@ -88,6 +92,15 @@ class Scenario(Table):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        if (
+            self.shop.orders == "2pc"
+            and not MODES.get(self.cluster.mode, "cluster.mode").atomic_commit
+        ):
+            raise ScenarioError(
+                f"shop.orders: '2pc' needs a mode that commits across shards atomically "
+                f"(strong); {self.cluster.mode} mode has no consensus group to log the "
+                f"decision in (allowed here: saga, none)"
+            )
         nodes = self.cluster.nodes
         for i, fault in enumerate(self.faults):
             fault.check(nodes, f"faults[{i}]")
@@ -99,10 +112,14 @@ class Scenario(Table):
 
     @property
     def last_heal_ms(self) -> float | None:
-        """When the last fault heals (None if there are no faults or one never heals)."""
-        if not self.faults or any(not f.heals for f in self.faults):
+        """When the last fault that cuts or crashes heals (None: there is none, or one never heals).
+
+        Clock skew is not a heal: it changes no link (Fault.disrupts).
+        """
+        faults = [f for f in self.faults if f.disrupts]
+        if not faults or any(not f.heals for f in faults):
             return None
-        return max(f.end_ms for f in self.faults if f.end_ms is not None)
+        return max(f.end_ms for f in faults if f.end_ms is not None)
 
     @property
     def end_ms(self) -> float:

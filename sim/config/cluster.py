@@ -16,12 +16,10 @@ from typing import Any, ClassVar, Self
 from pydantic import Field, model_validator
 
 from sim.config.plugin_tables import WithPluginTables
+from sim.config.shop import SHOP_KEYS_ELSEWHERE
 from sim.config.table import Floats, Table
 from sim.errors import ScenarioError
 from sim.plugins import MODES
-
-SHOP_KEYS = ("concurrency", "resolver", "layout", "max_retries", "backoff_ms", "lease_ms")
-"""Shop policy keys that the first layout kept in `[cluster]`; they live in `[shop]` now."""
 
 
 class ModeSettings(Table):
@@ -44,7 +42,7 @@ class ClusterConfig(WithPluginTables):
     REGISTRY = MODES
     TABLES = "modes"
     SELECTOR = "mode"
-    MOVED: ClassVar[Mapping[str, str]] = {key: f"shop.{key}" for key in SHOP_KEYS}
+    MOVED: ClassVar[Mapping[str, str]] = {k: f"shop.{k}" for k in SHOP_KEYS_ELSEWHERE["cluster"]}
 
     nodes: int = Field(5, ge=1)
     replication: int = Field(3, ge=1)

@@ -14,9 +14,12 @@ from typing import Any
 from pydantic import Field
 
 from sim.config.table import Table
-from sim.distributions import Distribution, Exponential, parse_distribution
+from sim.distributions import Constant, Distribution, Exponential, parse_distribution
 from sim.errors import ScenarioError
 from sim.plugins import MODES
+
+CLIENT_HOP_MS = 0.5
+"""The default client-node hop: a client in the same data centre as the node serving it."""
 
 CORE_KINDS = ("write", "ack", "read", "response")
 """PBS's W, A, R, S: write request, write ack, read request, read response."""
@@ -41,7 +44,7 @@ def _distribution(value: Any, path: str) -> Distribution:
 
 
 class NetworkConfig(Table):
-    """The `[network]` table: latency, per-kind latencies, loss and duplication."""
+    """The `[network]` table: latency, per-kind latencies, loss, duplication, the client hop."""
 
     PATH = "network"
 
@@ -49,12 +52,15 @@ class NetworkConfig(Table):
     latency_by_kind: dict[str, Any] = Field(default_factory=dict)
     loss: float = Field(0.0, ge=0.0, lt=1.0)
     duplicate: float = Field(0.0, ge=0.0, lt=1.0)
+    client_latency: Any = Field(default_factory=lambda: Constant(CLIENT_HOP_MS))
+    """The client-node hop, one draw each way (a client is near its node, not on it)."""
 
     @classmethod
     def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
         """Tables become distributions; per-kind latencies must name a known message kind."""
-        if "latency" in data:
-            data["latency"] = _distribution(data["latency"], "network.latency")
+        for key in ("latency", "client_latency"):
+            if key in data:
+                data[key] = _distribution(data[key], f"network.{key}")
         if "latency_by_kind" in data:
             table = data["latency_by_kind"]
             if not isinstance(table, Mapping):

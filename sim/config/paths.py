@@ -15,7 +15,8 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-from sim.config.cluster import SHOP_KEYS, ClusterConfig
+from sim.config.cluster import ClusterConfig
+from sim.config.shop import SHOP_KEYS_ELSEWHERE
 from sim.config.workload import WorkloadConfig
 from sim.errors import ScenarioError
 
@@ -39,14 +40,15 @@ def canonical_paths(path: str) -> tuple[str, ...]:
 
     `cluster.read_quorum` -> (`cluster.eventual.read_quorum`,);
     `cluster.peer_timeout_ms` -> strong's and eventual's; `cluster.concurrency`
-    -> (`shop.concurrency`,); a path already canonical, or unknown, is returned
+    -> (`shop.concurrency`,), `workload.hold_ms` -> (`shop.hold_ms`,); a path
+    already canonical, or unknown, is returned
     as it is (validation reports an unknown one).
     """
     section, _, rest = path.partition(".")
     key, dot, tail = rest.partition(".")
     if not key:
         return (path,)
-    if section == "cluster" and key in SHOP_KEYS:
+    if key in SHOP_KEYS_ELSEWHERE.get(section, ()):
         return (f"shop.{key}{dot}{tail}",)
     sections = {"cluster": ClusterConfig, "workload": WorkloadConfig}
     if section not in sections:

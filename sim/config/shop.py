@@ -19,6 +19,24 @@ from sim.config.table import Table
 from sim.errors import ScenarioError
 from sim.plugins import RESOLVERS
 
+SHOP_KEYS_ELSEWHERE: dict[str, tuple[str, ...]] = {
+    "cluster": (
+        "concurrency",
+        "resolver",
+        "layout",
+        "max_retries",
+        "backoff_ms",
+        "lease_ms",
+        "orders",
+    ),
+    "workload": ("hold_ms",),
+}
+"""Keys of `[shop]` also accepted in another table: where the first layout kept them
+(`cluster.concurrency`...) or where DESIGN.md names them (`cluster.orders`, `workload.hold_ms`)."""
+
+ORDER_PROTOCOLS = ("saga", "2pc", "none")
+"""How an order's two writes (reservation, record) commit: DESIGN.md `cluster.orders`."""
+
 Resolver = Callable[[Sequence[Any]], Any]
 """A client-side resolver: sibling values in, one value out (DESIGN.md, "Client-side resolvers")."""
 
@@ -73,16 +91,22 @@ def resolver_for(name: str) -> Resolver:
 
 
 class ShopConfig(Table):
-    """The `[shop]` table: concurrency control, resolver, layout, retries, back-off, lease."""
+    """The `[shop]` table: order protocol, concurrency control, resolver, layout, retries, holds."""
 
     PATH = "shop"
 
+    orders: Literal["saga", "2pc", "none"] = "saga"
+    """saga: hold, record, confirm, and compensate what failed; 2pc: one atomic commit
+    (modes with atomic commit only); none: reserve, then record, nothing undone."""
     concurrency: Literal["occ", "lock"] = "occ"
     resolver: str = "merge-orders"
     layout: Literal["relational", "nosql"] = "relational"
     max_retries: int = Field(5, ge=0)
     backoff_ms: float = Field(10.0, ge=0.0)
     lease_ms: float = Field(500.0, gt=0.0)
+    hold_ms: float = Field(10_000.0, gt=0.0)
+    """saga: a held reservation neither confirmed nor released by then is released by
+    the next writer of the product row (a cart hold)."""
 
     @classmethod
     def normalise(cls, data: dict[str, Any]) -> dict[str, Any]:

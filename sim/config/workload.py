@@ -8,11 +8,13 @@ as in the first layout (`workload.zipf_s` is `workload.browse.zipf_s`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from sim.config.plugin_tables import WithPluginTables
+from sim.config.shop import SHOP_KEYS_ELSEWHERE
 from sim.config.table import Ints, Table
 from sim.plugins import WORKLOADS
 
@@ -22,12 +24,13 @@ class WorkloadSettings(Table):
 
 
 class WorkloadConfig(WithPluginTables):
-    """The `[workload]` table: kind, catalogue, customers, arrivals, timeout, home nodes."""
+    """The `[workload]` table: kind, catalogue, customers, arrivals, timeout, homes, routing."""
 
     PATH = "workload"
     REGISTRY = WORKLOADS
     TABLES = "kinds"
     SELECTOR = "kind"
+    MOVED: ClassVar[Mapping[str, str]] = {k: f"shop.{k}" for k in SHOP_KEYS_ELSEWHERE["workload"]}
 
     kind: str = "flash-sale"
     products: int = Field(1, ge=1)
@@ -37,6 +40,9 @@ class WorkloadConfig(WithPluginTables):
     arrival_mean_ms: float = Field(100.0, gt=0.0)
     timeout_ms: float = Field(1000.0, gt=0.0)
     home_nodes: Ints = ()
+    routing: Literal["home", "side", "any"] = "any"
+    """Which nodes serve a client: its home node only, its side of a cut, or any live
+    node behind a load balancer (sim/routing.py)."""
     kinds: dict[str, Any] = Field(default_factory=dict)
     """Each registered workload's settings by name (TOML: `[workload.<kind>]`)."""
 

@@ -63,6 +63,10 @@ class LinkState:
             return True
         return any(cut(src, dst) for cut in self.cuts)
 
+    def separated(self, a: int, b: int) -> bool:
+        """True when a cut (not a crash) stands between a and b, either way."""
+        return any(cut(a, b) or cut(b, a) for cut in self.cuts)
+
     def add_cut(self, cut: Callable[[int, int], bool]) -> None:
         """Start dropping the messages `cut(src, dst)` selects."""
         self.cuts.append(cut)

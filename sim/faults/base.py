@@ -58,6 +58,9 @@ class Fault(Table):
     PATH = "fault"
     name: ClassVar[str] = ""
     order: ClassVar[int] = 1_000
+    disrupts: ClassVar[bool] = True
+    """Whether it cuts links or takes nodes down: only such faults make fault windows
+    (availability during faults, the last heal); clock skew is reported apart."""
 
     start_ms: float = Field(ge=0.0)
     end_ms: float | None = None
@@ -75,6 +78,10 @@ class Fault(Table):
     def windows(self, end_of_run_ms: float) -> list[tuple[float, float | None]]:
         """The [start, end) windows in which the fault is active (one, unless it flaps)."""
         return [(self.start_ms, self.end_ms)]
+
+    def sides(self, nodes: int) -> list[tuple[int, ...]] | None:
+        """The groups of nodes it splits the cluster into (None: it splits nothing)."""
+        return None
 
     def check(self, nodes: int, path: str) -> None:
         """Validate against the cluster size; raise ScenarioError naming `path`'s fields.

@@ -70,6 +70,10 @@ class Isolate(CutFault):
         """Drop every message to or from the node."""
         return isolate_cut(self.node)
 
+    def sides(self, nodes: int) -> list[tuple[int, ...]] | None:
+        """The node alone, and the others."""
+        return [(self.node,), tuple(n for n in range(nodes) if n != self.node)]
+
     def describe(self) -> Any:
         """The node id."""
         return self.node

@@ -38,6 +38,7 @@ class ClockSkew(Fault):
 
     name = "clock-skew"
     order = 70
+    disrupts = False  # no link is cut: requests meanwhile are not "during a fault"
 
     node: int
     skew_ms: float

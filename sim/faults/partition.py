@@ -66,6 +66,12 @@ class Partition(CutFault):
         """Drop messages between different groups."""
         return partition_cut(self.groups, nodes, rest_is_bridge=False)
 
+    def sides(self, nodes: int) -> list[tuple[int, ...]] | None:
+        """The groups, and the unlisted nodes as one more (the bridge, for a bridge)."""
+        listed = {n for g in self.groups for n in g}
+        rest = tuple(n for n in range(nodes) if n not in listed)
+        return [tuple(g) for g in self.groups] + ([rest] if rest else [])
+
     def describe(self) -> Any:
         """The groups, as lists."""
         return [list(g) for g in self.groups]

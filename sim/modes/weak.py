@@ -42,6 +42,9 @@ from sim.modes.base import (
 Stamp = tuple[float, int]
 _ZERO: Stamp = (float("-inf"), -1)  # "no copy" in a FetchReply
 _LOADED: Stamp = (-1.0e15, -1)  # the initial data: older than any write, JSON-safe
+_NEVER = float("-inf")
+FETCH_RETRY_MS = 100.0
+"""A node waiting this long for a fetched copy asks again, when the next read comes."""
 
 
 @message
@@ -95,10 +98,13 @@ class WeakMode(LocalLocks):
         # subscribers[node][key] = non-replica nodes that fetched the key from `node`
         self.subscribers: list[dict[Key, set[int]]] = [{} for _ in range(nodes)]
         self.pending_fetch: list[dict[Key, list[Reply]]] = [{} for _ in range(nodes)]
+        self.fetched_at: list[dict[Key, float]] = [{} for _ in range(nodes)]
         self.locks = [LeaseLocks() for _ in range(nodes)]
         self.holders: dict[Key, set[int]] = {}
         self.dirty: set[Key] = set()
         self.lost_on_arrival = 0
+        self.written_at: dict[Stamp, float] = {}  # a write's stamp -> its real time
+        self.skew_discarded: set[Stamp] = set()
         world.network.register(Push, self._on_push)
         world.network.register(Fetch, self._on_fetch)
         world.network.register(FetchReply, self._on_fetch_reply)
@@ -116,7 +122,11 @@ class WeakMode(LocalLocks):
         if entry is None and node not in self.ring.preference_list(key, self.n):
             waiting = self.pending_fetch[node].setdefault(key, [])
             waiting.append(reply)
-            if len(waiting) == 1:
+            now = self.world.now
+            if len(waiting) == 1 or now - self.fetched_at[node].get(key, now) >= FETCH_RETRY_MS:
+                # The first asker fetches; a later one fetches again if no reply came
+                # for a while (a cut dropped the fetch: nothing else would retry it).
+                self.fetched_at[node][key] = now
                 for replica in self.ring.preference_list(key, self.n):
                     self.net.send(node, replica, Fetch(key))
             return
@@ -139,6 +149,7 @@ class WeakMode(LocalLocks):
                 reply(WriteResult(Status.CONFLICT, current, "version changed"))
                 return
         stamp = (self.clocks.now(node), node)
+        self.written_at[stamp] = self.world.now
         if entry is not None and stamp <= entry[0]:
             # Last writer wins on skewed clocks: this write is already older than
             # what the node holds; it is acknowledged and lost.
@@ -153,6 +164,7 @@ class WeakMode(LocalLocks):
         """Locks and in-flight fetches are volatile; data too unless the cluster is durable."""
         self.locks[node].clear()
         self.pending_fetch[node].clear()
+        self.fetched_at[node].clear()
         if not self.durable:
             for key in self.store[node]:
                 self.holders[key].discard(node)
@@ -168,8 +180,16 @@ class WeakMode(LocalLocks):
     def _apply(self, node: int, key: Key, stamp: Stamp, value: Value) -> bool:
         store = self.store[node]
         entry = store.get(key)
-        if entry is not None and entry[0] >= stamp:
-            return False
+        if entry is not None:
+            loser = stamp if entry[0] >= stamp else entry[0]
+            winner = entry[0] if loser is stamp else stamp
+            written = self.written_at
+            if written.get(loser, _NEVER) > written.get(winner, _NEVER):
+                # Written later in real time, yet older by its (skewed) stamp: a write
+                # that clock skew made last-writer-wins discard.
+                self.skew_discarded.add(loser)
+            if loser is stamp:
+                return False
         store[key] = (stamp, value)
         holders = self.holders.get(key)
         if holders is None:
@@ -212,6 +232,7 @@ class WeakMode(LocalLocks):
         if msg.value is not None:
             self._apply(dst, msg.key, msg.stamp, msg.value)
         waiting = self.pending_fetch[dst].pop(msg.key, None)
+        self.fetched_at[dst].pop(msg.key, None)
         if waiting:
             result = self._read_result(self.store[dst].get(msg.key))
             for reply in waiting:
@@ -259,15 +280,19 @@ class WeakMode(LocalLocks):
         return None if version is None else [round(version[0], 6), version[1]]
 
     def stats(self) -> dict[str, Any]:
-        """Writes acknowledged but already older than the value they landed on."""
-        return {"lww_lost_on_arrival": self.lost_on_arrival}
+        """Writes acknowledged but already older than the value they landed on; writes that
+        clock skew made last-writer-wins discard (later in real time, older by stamp)."""
+        return {
+            "lww_lost_on_arrival": self.lost_on_arrival,
+            "lww_discarded": len(self.skew_discarded),
+        }
 
 
 MODE = ModeSpec(
     name="weak",
     settings=WeakSettings,
     build=WeakMode,
-    counters=("lww_lost_on_arrival",),
+    counters=("lww_lost_on_arrival", "lww_discarded"),
     summary="the home node answers alone, pushes writes best effort; last writer wins",
     colour="tab:red",
     order=20,

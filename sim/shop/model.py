@@ -8,7 +8,13 @@ which is what the history records and the register checker compares, and
 The product row holds its reservations (order id, units) rather than a bare
 stock counter, like Dynamo's shopping cart: siblings can then be merged
 without losing an order, and stock is `inventory - reserved` (DESIGN.md,
-"Concurrency control on orders").
+"Concurrency control on orders"). A reservation is `held` (a cart hold, with
+an expiry), `confirmed` or `released`; a hold past its expiry no longer holds
+stock, and the next writer of the row marks it released. `cancelled` is
+separate and sticky: an apology, when a merge found more reserved than stocked.
+
+Each row also names the rows it was made from (`parents`, by tag): a write's
+lineage, from which stale reads are judged by identity (sim/metrics).
 
 Layouts (DESIGN.md, "The shop"):
 - relational: an order is its own record under `order:<id>`; product rows have
@@ -36,6 +42,27 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 PENDING, CONFIRMED, CANCELLED = "pending", "confirmed", "cancelled"
 _STATUS_RANK = {PENDING: 0, CONFIRMED: 1, CANCELLED: 2}
 
+HELD, RELEASED = "held", "released"
+"""Reservation states besides CONFIRMED: a cart hold, and a hold given back."""
+_STATE_RANK = {HELD: 0, RELEASED: 1, CONFIRMED: 2}
+"""How concurrent states of one reservation merge: a release beats a hold; a confirmation
+beats a release (a customer told "confirmed" keeps the order; the merge then finds any
+oversell and apologises)."""
+
+
+MERGE_TAG = "m:"
+"""The tag prefix of a merged row: a digest of its content, the same wherever it is merged."""
+
+
+def lineage_of(row: Any) -> tuple[str, ...]:
+    """What a row made from `row` descends from: `row` itself, or what it merged.
+
+    A merge writes nothing new, so lineage passes through it to the merged rows
+    (flattened, which also keeps merging associative); a reader reflects a
+    written-back merge exactly when it reflects what the merge merged.
+    """
+    return tuple(row.parents) if row.tag.startswith(MERGE_TAG) else (row.tag,)
+
 
 def product_key(product: int) -> str:
     """Store key of product `product`."""
@@ -54,13 +81,37 @@ def order_key(order_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """Units of a product held for one order; `cancelled` once an apology was owed."""
+    """Units of a product held for one order.
+
+    `state`: held (until `hold_until_ms`), confirmed, or released. `cancelled`:
+    an apology was owed (a merge found the units oversold); sticky.
+    """
 
     order_id: str
     user_id: int
     units: int
     time_ms: float
     cancelled: bool = False
+    state: str = CONFIRMED
+    hold_until_ms: float | None = None
+
+    def holds_stock(self, now_ms: float | None = None) -> bool:
+        """Whether these units are taken: not cancelled, not released, not a hold expired by now."""
+        if self.cancelled or self.state == RELEASED:
+            return False
+        if self.state == HELD and now_ms is not None and self.hold_until_ms is not None:
+            return self.hold_until_ms > now_ms
+        return True
+
+    def expired(self, now_ms: float) -> bool:
+        """A hold whose expiry has passed (the next writer releases it)."""
+        until = self.hold_until_ms
+        return self.state == HELD and until is not None and until <= now_ms
+
+
+def state_rank(state: str) -> int:
+    """Order of reservation states for merging (see _STATE_RANK)."""
+    return _STATE_RANK[state]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,21 +128,62 @@ class ProductRow:
     inventory: int
     reservations: tuple[Reservation, ...] = ()
     attrs: tuple[tuple[str, Any], ...] = ()
+    parents: tuple[str, ...] = ()
 
     @property
     def reserved(self) -> int:
-        """Units held by orders that are not cancelled."""
-        return sum(r.units for r in self.reservations if not r.cancelled)
+        """Units taken by reservations that hold stock (holds counted whatever their expiry)."""
+        return sum(r.units for r in self.reservations if r.holds_stock())
 
-    @property
-    def available(self) -> int:
-        """Units still for sale (negative once oversold)."""
-        return self.inventory - self.reserved
+    def available(self, now_ms: float | None = None) -> int:
+        """Units still for sale at `now_ms` (expired holds free; negative once oversold)."""
+        return self.inventory - sum(r.units for r in self.reservations if r.holds_stock(now_ms))
+
+    def reservation(self, order_id: str) -> Reservation | None:
+        """The reservation of order `order_id`, if the row has one."""
+        for r in self.reservations:
+            if r.order_id == order_id:
+                return r
+        return None
+
+    def _settled(self, now_ms: float) -> tuple[Reservation, ...]:
+        """The reservations with every expired hold released (what a writer writes back)."""
+        if not any(r.expired(now_ms) for r in self.reservations):
+            return self.reservations
+        return tuple(
+            dataclasses.replace(r, state=RELEASED) if r.expired(now_ms) else r
+            for r in self.reservations
+        )
 
     def with_reservation(self, reservation: Reservation, tag: str, now_ms: float) -> ProductRow:
-        """A new row with one more reservation."""
+        """A new row with one more reservation (and expired holds released)."""
         return dataclasses.replace(
-            self, tag=tag, written_ms=now_ms, reservations=(*self.reservations, reservation)
+            self,
+            tag=tag,
+            written_ms=now_ms,
+            reservations=(*self._settled(now_ms), reservation),
+            parents=lineage_of(self),
+        )
+
+    def with_state(
+        self, order_id: str, state: str, units: int, user_id: int, tag: str, now_ms: float
+    ) -> ProductRow:
+        """A new row where order `order_id`'s reservation is in `state` (expired holds released).
+
+        A release of a reservation the row does not hold yet is kept as a released
+        record of it (a tombstone), so that the hold, if it lands later, merges released.
+        """
+        found = False
+        out = []
+        for r in self._settled(now_ms):
+            if r.order_id == order_id:
+                found = True
+                r = dataclasses.replace(r, state=state)
+            out.append(r)
+        if not found:
+            out.append(Reservation(order_id, user_id, units, now_ms, state=state))
+        return dataclasses.replace(
+            self, tag=tag, written_ms=now_ms, reservations=tuple(out), parents=lineage_of(self)
         )
 
 
@@ -119,10 +211,14 @@ class UserRow:
     id: int
     name: str
     orders: tuple[OrderRow, ...] = ()
+    parents: tuple[str, ...] = ()
 
     def with_order(self, order: OrderRow, tag: str, now_ms: float) -> UserRow:
-        """A new row with one more embedded order."""
-        return dataclasses.replace(self, tag=tag, written_ms=now_ms, orders=(*self.orders, order))
+        """A new row holding `order` (replacing an embedded order of the same id)."""
+        kept = tuple(o for o in self.orders if o.id != order.id)
+        return dataclasses.replace(
+            self, tag=tag, written_ms=now_ms, orders=(*kept, order), parents=lineage_of(self)
+        )
 
 
 def status_rank(status: str) -> int:

@@ -1,36 +1,56 @@
-"""Placing an order, the critical path: read the product, check stock, reserve, record the order.
+"""Placing an order, the critical path: reserve the units, record the order, and make both hold.
+
+An order changes two rows, usually in two shards: the product row (its
+reservation) and the order record (`order:<id>`, or the user row in the nosql
+layout). How the two commit is the shop's `orders` protocol (DESIGN.md
+`cluster.orders`):
+- `saga` (the default): hold the units (a reservation that expires after
+  `hold_ms`), write the record, confirm the hold. A step that fails, or whose
+  outcome is unknown, before the confirmation aborts the order: the customer is
+  told it failed (it never confirms: no confirmation was sent, and a hold
+  lapses), and the saga releases the hold and cancels the record from the
+  home node until that lands (sim/shop/saga.py). A confirmation whose outcome
+  is unknown is finished in the background the same way, and the customer is
+  told the outcome is unknown.
+- `2pc`: both rows in one atomic commit (modes whose spec has `atomic_commit`:
+  strong's two-phase commit over Raft groups).
+- `none`: reserve, then record, nothing undone (the first model, for comparison:
+  a record that fails leaves its units reserved for good).
 
 Two ways to guard the last item (DESIGN.md, "Concurrency control on orders"):
-- occ: read the product and its version, write the new reservation on the
-  condition that the version is unchanged; on conflict back off and retry
-  (bounded), then give up (an abort).
-- lock: take a lease lock on the product, read, write, release; while another
-  buyer holds it, wait and try again until the deadline. The write is still
+- occ: every step is a write conditional on the version read; on a conflict
+  read again and retry (bounded), then give up (an abort).
+- lock: take a lease lock on the product, then the same steps (each write still
   conditional on the version read under the lock: a fencing check, so that a
-  holder whose lease ran out cannot overwrite its successor (a lease alone is
-  not safe: Kleppmann, "How to do distributed locking").
+  holder whose lease ran out cannot overwrite its successor; Kleppmann, "How to
+  do distributed locking"), then release.
 Whether either is globally safe depends on the mode: in strong mode the check
-runs in the replicated state machine; in weak and eventual modes it runs on one
-node or one quorum, and the measured oversell shows it.
-
-When a read returns siblings (eventual mode), the client's resolver merges
-them; the order's write carries the merged value plus the new reservation and
-the read's context, which is the write-back DESIGN.md asks for.
+runs in the replicated state machine; in weak and eventual modes on one node
+or one quorum, and the measured oversell shows it.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from sim.client import Proc, StoreClient
-from sim.config.shop import Resolver, ShopConfig
+from sim.config.shop import ShopConfig
 from sim.engine.kernel import Engine
-from sim.modes.base import ReadResult, Status
-from sim.shop.model import CONFIRMED, OrderRow, ProductRow, Reservation, order_key, user_key
-from sim.shop.resolvers import resolve
+from sim.modes.base import Status, TxnWrite
+from sim.shop.model import (
+    CANCELLED,
+    CONFIRMED,
+    HELD,
+    RELEASED,
+    OrderRow,
+    Reservation,
+    order_key,
+    user_key,
+)
+from sim.shop.rows import DONE, IMPOSSIBLE, Updated, Updater, write_back
 
 CONFIRMED_OUTCOME = "confirmed"
 SOLD_OUT = "sold-out"
@@ -47,17 +67,131 @@ class OrderOutcome:
     lock_waits: int = 0
 
 
-def write_back(
-    client: StoreClient, key: str, read: ReadResult, merged: Any, deadline: float
-) -> Proc:
-    """After a read that returned siblings, write the resolver's merge back with its context.
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order: who buys how many units of which product, and where its record lives."""
 
-    The client, not the store, resolves conflicts (DESIGN.md): without this a
-    product that sold out during a partition would keep its siblings forever.
-    The outcome does not change what the customer is told.
+    order_id: str
+    user_id: int
+    product_key: str
+    units: int
+    layout: str
+
+    @property
+    def product_id(self) -> int:
+        """The product's number."""
+        return int(self.product_key.split(":", 1)[1])
+
+    @property
+    def record_key(self) -> str:
+        """The key of the order's record: its own (relational) or its user's row (nosql)."""
+        return order_key(self.order_id) if self.layout == "relational" else user_key(self.user_id)
+
+    def record(self, status: str, now: float, tag: str) -> OrderRow:
+        """The order record with `status`."""
+        return OrderRow(
+            tag, now, self.order_id, self.user_id, self.product_id, self.units, now, "card", status
+        )
+
+
+class OrderSteps:
+    """Each step of an order as a change of one row (see sim/shop/rows.py).
+
+    Every write gets its own tag (the history's identity of a write).
     """
-    if len(read.siblings) > 1:
-        yield from client.write(key, merged, deadline, context=read.version)
+
+    def __init__(self, env: Engine, policy: ShopConfig) -> None:
+        self.env = env
+        self.policy = policy
+        self._tags = itertools.count()
+
+    def _tag(self, order: Order, step: str) -> str:
+        return f"{order.order_id}{step}{next(self._tags)}"
+
+    def reserve(self, order: Order, held: bool) -> Callable[[Any], Any]:
+        """Add the reservation (a hold if `held`, else confirmed); IMPOSSIBLE if sold out."""
+
+        def change(row: Any) -> Any:
+            if row is None:
+                return IMPOSSIBLE
+            if row.reservation(order.order_id) is not None:
+                return DONE
+            now = self.env.now
+            if row.available(now) < order.units:
+                return IMPOSSIBLE
+            hold = now + self.policy.hold_ms if held else None
+            state = HELD if held else CONFIRMED
+            mine = Reservation(order.order_id, order.user_id, order.units, now, False, state, hold)
+            return row.with_reservation(mine, self._tag(order, "#"), now)
+
+        return change
+
+    def confirm(self, order: Order) -> Callable[[Any], Any]:
+        """Turn the hold into a sale; IMPOSSIBLE if it lapsed, was released or apologised for."""
+
+        def change(row: Any) -> Any:
+            mine = None if row is None else row.reservation(order.order_id)
+            now = self.env.now
+            if mine is None or mine.cancelled or mine.state == RELEASED or mine.expired(now):
+                return IMPOSSIBLE
+            if mine.state == CONFIRMED:
+                return DONE
+            return row.with_state(
+                order.order_id, CONFIRMED, order.units, order.user_id, self._tag(order, "+"), now
+            )
+
+        return change
+
+    def release(self, order: Order) -> Callable[[Any], Any]:
+        """Give the units back (a released tombstone if the hold has not landed yet)."""
+
+        def change(row: Any) -> Any:
+            if row is None:
+                return DONE
+            mine = row.reservation(order.order_id)
+            if mine is not None and (mine.state != HELD or mine.cancelled):
+                return DONE  # released already, apologised for, or (never here) confirmed
+            now = self.env.now
+            return row.with_state(
+                order.order_id, RELEASED, order.units, order.user_id, self._tag(order, "-"), now
+            )
+
+        return change
+
+    def record(self, order: Order, status: str) -> Callable[[Any], Any]:
+        """The record with `status`: its own row, or an order embedded in the user's row.
+
+        A cancellation wins: a record cancelled stays cancelled (a late write of
+        the confirmed record finds it and gives up).
+        """
+        relational = order.layout == "relational"
+
+        def change(row: Any) -> Any:
+            now = self.env.now
+            held = row if relational else _embedded(row, order.order_id)
+            if held is not None and held.status == CANCELLED:
+                return DONE if status == CANCELLED else IMPOSSIBLE
+            if held is not None and held.status == status:
+                return DONE
+            record = order.record(
+                status, now, self._tag(order, "@" if status != CANCELLED else "~")
+            )
+            if relational:
+                return record
+            if row is None:
+                return IMPOSSIBLE  # no such user
+            return row.with_order(record, self._tag(order, "@u"), now)
+
+        return change
+
+
+def _embedded(user: Any, order_id: str) -> Any:
+    if user is None:
+        return None
+    for order in user.orders:
+        if order.id == order_id:
+            return order
+    return None
 
 
 class OrderPlacer:
@@ -65,22 +199,20 @@ class OrderPlacer:
 
     Args:
         env: the engine.
-        policy: the `[shop]` table (concurrency control, layout, retries, lease).
-        resolver: merges the siblings a read returns.
-        rng: the back-off's random stream.
+        policy: the `[shop]` table (protocol, concurrency control, layout, retries, lease).
+        updater: read-modify-write with retries (resolver, back-off).
+        steps: the order's steps as changes of one row.
+        sagas: where unfinished sagas go to be finished or compensated (saga protocol).
     """
 
     def __init__(
-        self, env: Engine, policy: ShopConfig, resolver: Resolver, rng: np.random.Generator
+        self, env: Engine, policy: ShopConfig, updater: Updater, steps: OrderSteps, sagas: Any
     ) -> None:
         self.env = env
         self.policy = policy
-        self.resolver = resolver
-        self.rng = rng
-
-    def _backoff(self, attempt: int) -> float:
-        # Exponential back-off with jitter, so that retrying buyers spread out.
-        return self.policy.backoff_ms * (2 ** min(attempt, 6)) * float(self.rng.uniform(0.5, 1.5))
+        self.updater = updater
+        self.steps = steps
+        self.sagas = sagas
 
     def place(
         self,
@@ -92,151 +224,145 @@ class OrderPlacer:
         deadline: float,
     ) -> Proc:
         """Run one order to its end; returns an OrderOutcome."""
-        if self.policy.concurrency == "lock":
-            outcome = yield from self._place_locked(
-                client, product_key, user_id, units, order_id, deadline
-            )
-        else:
-            outcome = yield from self._place_optimistic(
-                client, product_key, user_id, units, order_id, deadline
-            )
-        return outcome
-
-    def _reserve(
-        self, product: ProductRow, user_id: int, units: int, order_id: str, attempt: int
-    ) -> ProductRow:
-        now = self.env.now
-        return product.with_reservation(
-            Reservation(order_id, user_id, units, now), f"{order_id}#{attempt}", now
-        )
-
-    def _place_optimistic(
-        self,
-        client: StoreClient,
-        key: str,
-        user_id: int,
-        units: int,
-        order_id: str,
-        deadline: float,
-    ) -> Proc:
-        retries = 0
-        for attempt in range(self.policy.max_retries + 1):
-            read = yield from client.read(key, deadline)
-            if read.status is not Status.OK:
-                return OrderOutcome(Status.FAIL, error=read.error, retries=retries)
-            product = resolve(read.siblings, self.resolver)
-            if product is None:
-                return OrderOutcome(Status.FAIL, error="no-such-product", retries=retries)
-            if product.available < units:
-                yield from write_back(client, key, read, product, deadline)
-                return OrderOutcome(Status.OK, SOLD_OUT, retries=retries)
-            new = self._reserve(product, user_id, units, order_id, attempt)
-            write = yield from client.write(
-                key, new, deadline, context=read.version, conditional=True, expected=product
-            )
-            if write.status is Status.OK:
-                return (
-                    yield from self._record(
-                        client, user_id, key, units, order_id, deadline, retries, 0
-                    )
-                )
-            if write.status is not Status.CONFLICT:
-                status = Status.TIMEOUT if write.status is Status.TIMEOUT else Status.FAIL
-                return OrderOutcome(status, error=write.error, retries=retries)
-            if attempt == self.policy.max_retries:
-                break
-            retries += 1
-            pause = self._backoff(attempt)
-            if self.env.now + pause >= deadline:
-                break
-            yield self.env.timeout(pause)
-        return OrderOutcome(Status.FAIL, error="aborted", retries=retries)
-
-    def _place_locked(
-        self,
-        client: StoreClient,
-        key: str,
-        user_id: int,
-        units: int,
-        order_id: str,
-        deadline: float,
-    ) -> Proc:
+        order = Order(order_id, user_id, product_key, units, self.policy.layout)
+        if self.policy.concurrency != "lock":
+            return (yield from self._place(client, order, deadline, None))
         owner = order_id
         waits = 0
         while True:
-            lock = yield from client.lock(key, owner, self.policy.lease_ms, deadline)
+            lock = yield from client.lock(product_key, owner, self.policy.lease_ms, deadline)
             if lock.status is Status.OK:
                 break
             if lock.status is not Status.BUSY:
                 # Nothing was written: the order certainly did not happen.
                 return OrderOutcome(Status.FAIL, error=f"lock-{lock.error}", lock_waits=waits)
             waits += 1
-            pause = self._backoff(min(waits, 3))
+            pause = self.updater.backoff(min(waits, 3))
             if self.env.now + pause >= deadline:
                 return OrderOutcome(Status.FAIL, error="lock-wait-timeout", lock_waits=waits)
             yield self.env.timeout(pause)
-        read = yield from client.read(key, deadline)
-        if read.status is not Status.OK or not read.siblings:
-            yield from client.unlock(key, owner, deadline)
-            return OrderOutcome(
-                Status.FAIL, error=read.error or "no-such-product", lock_waits=waits
-            )
-        product = resolve(read.siblings, self.resolver)
-        if product.available < units:
-            yield from write_back(client, key, read, product, deadline)
-            yield from client.unlock(key, owner, deadline)
-            return OrderOutcome(Status.OK, SOLD_OUT, lock_waits=waits)
-        new = self._reserve(product, user_id, units, order_id, 0)
-        write = yield from client.write(
-            key, new, deadline, context=read.version, conditional=True, expected=product
-        )
-        if write.status is not Status.OK:
-            yield from client.unlock(key, owner, deadline)
-            status = Status.TIMEOUT if write.status is Status.TIMEOUT else Status.FAIL
-            error = "lease-lost" if write.status is Status.CONFLICT else write.error
-            return OrderOutcome(status, error=error, lock_waits=waits)
-        outcome = yield from self._record(client, user_id, key, units, order_id, deadline, 0, waits)
-        yield from client.unlock(key, owner, deadline)
+        outcome = yield from self._place(client, order, deadline, waits)
+        yield from client.unlock(product_key, owner, deadline)
         return outcome
 
-    def _record(
-        self,
-        client: StoreClient,
-        user_id: int,
-        product_key: str,
-        units: int,
-        order_id: str,
-        deadline: float,
-        retries: int,
-        waits: int,
-    ) -> Proc:
-        """Write the order record; the reservation is already in the product row."""
-        now = self.env.now
-        product_id = int(product_key.split(":", 1)[1])
-        order = OrderRow(
-            order_id, now, order_id, user_id, product_id, units, now, "card", CONFIRMED
+    def _place(self, client: StoreClient, order: Order, deadline: float, waits: int | None) -> Proc:
+        """The order's steps by protocol; `waits` is None without a lock (else its lock waits)."""
+        locked = waits is not None
+        retries = 0 if locked else None
+        if self.policy.orders == "2pc":
+            return (yield from self._atomic(client, order, deadline, waits or 0, retries))
+        saga = self.policy.orders == "saga"
+        steps, update = self.steps, self.updater.update
+
+        def told(status: Status, outcome: str | None = None, error: str | None = None) -> Any:
+            return OrderOutcome(status, outcome, error, reserved.retries, waits or 0)
+
+        reserved: Updated = yield from update(
+            client, order.product_key, steps.reserve(order, held=saga), deadline, retries=retries
         )
-        if self.policy.layout == "relational":
-            write = yield from client.write(order_key(order_id), order, deadline)
-        else:
-            # nosql: the order is embedded in the user row: a second, separate
-            # write (not atomic with the product's), which can be lost alone.
-            ukey = user_key(user_id)
-            read = yield from client.read(ukey, deadline)
-            if read.status is not Status.OK or not read.siblings:
-                return OrderOutcome(
-                    Status.TIMEOUT,
-                    error="order-record-unwritten",
-                    retries=retries,
-                    lock_waits=waits,
+        if reserved.status is Status.CONFLICT:  # the change was impossible: no stock, no product
+            if reserved.row is None:
+                return told(Status.FAIL, error="no-such-product")
+            return told(Status.OK, SOLD_OUT)
+        if reserved.status is not Status.OK:
+            error = "lease-lost" if locked and reserved.error == "aborted" else reserved.error
+            if reserved.status is Status.TIMEOUT and saga:
+                self.sagas.abort(client.home, order, recorded=False)
+                return told(Status.FAIL, error="aborted-compensated")
+            return told(reserved.status, error=error)
+        recorded = yield from self._record(client, order, deadline, saga)
+        if recorded.status is not Status.OK:
+            if not saga:
+                # The units are reserved but the customer is not told: outcome unknown.
+                return told(Status.TIMEOUT, error="order-record-unwritten")
+            self.sagas.abort(client.home, order, recorded=True)
+            return told(Status.FAIL, error="aborted-compensated")
+        if not saga:
+            return told(Status.OK, CONFIRMED_OUTCOME)
+        confirmed = yield from update(
+            client,
+            order.product_key,
+            steps.confirm(order),
+            deadline,
+            start=(reserved.row, reserved.version),
+        )
+        if confirmed.status is Status.OK:
+            return told(Status.OK, CONFIRMED_OUTCOME)
+        if confirmed.status is Status.TIMEOUT:
+            self.sagas.finish(client.home, order)
+            return told(Status.TIMEOUT, error="confirm-unknown")
+        self.sagas.abort(client.home, order, recorded=True)
+        return told(Status.FAIL, error="aborted-compensated")
+
+    def _record(self, client: StoreClient, order: Order, deadline: float, saga: bool) -> Proc:
+        """Write the order's record: blind in `none` (as first modelled), else conditional."""
+        now = self.env.now
+        if saga:
+            return (
+                yield from self.updater.update(
+                    client,
+                    order.record_key,
+                    self.steps.record(order, CONFIRMED),
+                    deadline,
+                    start=(None, None) if order.layout == "relational" else None,
                 )
-            user = resolve(read.siblings, self.resolver)
-            write = yield from client.write(
-                ukey, user.with_order(order, f"{order_id}@u", now), deadline, context=read.version
             )
-        if write.status is not Status.OK:
-            # The units are reserved but the customer is not told: outcome unknown.
-            return OrderOutcome(
-                Status.TIMEOUT, error="order-record-unwritten", retries=retries, lock_waits=waits
+        record = order.record(CONFIRMED, now, order.order_id)
+        if order.layout == "relational":
+            write = yield from client.write(order.record_key, record, deadline)
+            return Updated(write.status, error=write.error)
+        # nosql: the order is embedded in the user row: a second, separate write
+        read = yield from client.read(order.record_key, deadline)
+        if read.status is not Status.OK or not read.siblings:
+            return Updated(Status.TIMEOUT, error="order-record-unwritten")
+        user = self.updater.resolve(read.siblings)
+        row = user.with_order(record, f"{order.order_id}@u", now)
+        write = yield from client.write(order.record_key, row, deadline, context=read.version)
+        return Updated(write.status, error=write.error)
+
+    def _atomic(
+        self, client: StoreClient, order: Order, deadline: float, waits: int, limit: int | None
+    ) -> Proc:
+        """Both rows in one atomic commit (2pc), retried on a version conflict like occ."""
+        limit = self.policy.max_retries if limit is None else limit
+        retries = 0
+        relational = order.layout == "relational"
+        while True:
+            product = yield from client.read(order.product_key, deadline)
+            if product.status is not Status.OK:
+                return OrderOutcome(product.status, error=product.error, retries=retries)
+            row = self.updater.resolve(product.siblings)
+            new_row = self.steps.reserve(order, held=False)(row)
+            if row is None:
+                return OrderOutcome(Status.FAIL, error="no-such-product", retries=retries)
+            if new_row is DONE:  # an earlier attempt of this order committed
+                return OrderOutcome(Status.OK, CONFIRMED_OUTCOME, None, retries, waits)
+            if new_row is IMPOSSIBLE:
+                yield from write_back(client, order.product_key, product, row, deadline)
+                return OrderOutcome(Status.OK, SOLD_OUT, retries=retries, lock_waits=waits)
+            if relational:
+                record_row, record_version = None, None
+            else:
+                user = yield from client.read(order.record_key, deadline)
+                if user.status is not Status.OK:
+                    return OrderOutcome(user.status, error=user.error, retries=retries)
+                record_row, record_version = self.updater.resolve(user.siblings), user.version
+            new_record = self.steps.record(order, CONFIRMED)(record_row)
+            writes = (
+                TxnWrite(order.product_key, new_row, product.version, True),
+                TxnWrite(order.record_key, new_record, record_version, True),
             )
-        return OrderOutcome(Status.OK, CONFIRMED_OUTCOME, retries=retries, lock_waits=waits)
+            result = yield from client.commit(
+                f"{order.order_id}.{retries}", writes, deadline, expected=(row, record_row)
+            )
+            if result.status is Status.OK:
+                return OrderOutcome(Status.OK, CONFIRMED_OUTCOME, None, retries, waits)
+            if result.status is not Status.CONFLICT or retries >= limit:
+                status = Status.FAIL if result.status is Status.CONFLICT else result.status
+                error = "aborted" if result.status is Status.CONFLICT else result.error
+                return OrderOutcome(status, error=error, retries=retries, lock_waits=waits)
+            pause = self.updater.backoff(retries)
+            retries += 1
+            if self.env.now + pause >= deadline:
+                return OrderOutcome(Status.FAIL, error="aborted", retries=retries)
+            yield self.env.timeout(pause)

@@ -2,9 +2,13 @@
 
 - `merge_orders` unions reservations (products) and embedded orders (users), so
   no acknowledged order is ever dropped; a cancelled reservation stays cancelled
-  (cancellation is sticky, so nothing is resurrected). When the union holds more
-  units than the inventory, the newest reservations beyond stock are cancelled:
-  that is where oversell is detected and an apology owed.
+  (cancellation is sticky, so nothing is resurrected). One order's reservation
+  merges field by field: cancelled if any copy is, the highest state (a release
+  beats a hold, a confirmation beats a release), the earliest time. When the
+  union holds more units than the inventory, the newest reservations beyond
+  stock are cancelled: that is where oversell is detected and an apology owed.
+  Holds count against stock whatever their expiry: the resolver is a pure
+  function of the siblings, and expiry is applied by writers (model.py).
 - `lww` keeps the sibling written last by the client's clock (ties by tag):
   simple, and it loses the other siblings' orders.
 
@@ -23,7 +27,16 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sim.shop.model import OrderRow, ProductRow, Reservation, UserRow, status_rank
+from sim.shop.model import (
+    MERGE_TAG,
+    OrderRow,
+    ProductRow,
+    Reservation,
+    UserRow,
+    lineage_of,
+    state_rank,
+    status_rank,
+)
 
 
 def lww(siblings: Sequence[Any]) -> Any:
@@ -48,16 +61,36 @@ def merge_orders(siblings: Sequence[Any]) -> Any:
 def cancel_beyond_stock(
     reservations: Sequence[Reservation], inventory: int
 ) -> tuple[Reservation, ...]:
-    """Oldest first, keep reservations while they fit in `inventory`; cancel the rest."""
+    """Oldest first, keep reservations while they fit in `inventory`; cancel the rest.
+
+    Only reservations that hold stock count (a released one takes nothing).
+    """
     out = []
     held = 0
     for r in sorted(reservations, key=lambda r: (r.time_ms, r.order_id)):
-        if not r.cancelled and held + r.units > inventory:
+        if r.holds_stock() and held + r.units > inventory:
             r = dataclasses.replace(r, cancelled=True)
-        if not r.cancelled:
+        if r.holds_stock():
             held += r.units
         out.append(r)
     return tuple(out)
+
+
+def _join(a: Reservation, b: Reservation) -> Reservation:
+    """One order's two copies, merged field by field (each field a semilattice join)."""
+    if a == b:
+        return a
+    state = max(a.state, b.state, key=state_rank)
+    holds = [h for h in (a.hold_until_ms, b.hold_until_ms) if h is not None]
+    return Reservation(
+        a.order_id,
+        a.user_id,
+        max(a.units, b.units),
+        min(a.time_ms, b.time_ms),
+        a.cancelled or b.cancelled,
+        state,
+        max(holds) if holds else None,
+    )
 
 
 def _union_reservations(rows: Sequence[ProductRow]) -> list[Reservation]:
@@ -65,9 +98,13 @@ def _union_reservations(rows: Sequence[ProductRow]) -> list[Reservation]:
     for row in rows:
         for r in row.reservations:
             seen = by_id.get(r.order_id)
-            if seen is None or (r.cancelled and not seen.cancelled):
-                by_id[r.order_id] = r
+            by_id[r.order_id] = r if seen is None else _join(seen, r)
     return list(by_id.values())
+
+
+def _lineage(rows: Sequence[Any]) -> tuple[str, ...]:
+    """A merge's parents: its siblings' lineages, flattened (model.lineage_of)."""
+    return tuple(sorted({tag for row in rows for tag in lineage_of(row)}))
 
 
 def _base(rows: Sequence[Any]) -> Any:
@@ -77,7 +114,7 @@ def _base(rows: Sequence[Any]) -> Any:
 
 
 def _descriptive(row: Any) -> tuple:
-    skip = {"tag", "written_ms", "reservations", "orders"}
+    skip = {"tag", "written_ms", "reservations", "orders", "parents"}
     return tuple(getattr(row, f.name) for f in dataclasses.fields(row) if f.name not in skip)
 
 
@@ -90,7 +127,7 @@ def _digest(row: Any) -> str:
             row.written_ms,
         )
     )
-    return "m:" + hashlib.blake2b(content.encode(), digest_size=8).hexdigest()
+    return MERGE_TAG + hashlib.blake2b(content.encode(), digest_size=8).hexdigest()
 
 
 def _merge_products(rows: Sequence[ProductRow]) -> ProductRow:
@@ -99,6 +136,7 @@ def _merge_products(rows: Sequence[ProductRow]) -> ProductRow:
         base,
         written_ms=max(r.written_ms for r in rows),
         reservations=cancel_beyond_stock(_union_reservations(rows), base.inventory),
+        parents=_lineage(rows),
     )
     return dataclasses.replace(merged, tag=_digest(merged))
 
@@ -112,7 +150,9 @@ def _merge_users(rows: Sequence[UserRow]) -> UserRow:
             if seen is None or status_rank(order.status) > status_rank(seen.status):
                 by_id[order.id] = order
     orders = tuple(sorted(by_id.values(), key=lambda o: (o.timestamp, o.id)))
-    merged = dataclasses.replace(base, written_ms=max(r.written_ms for r in rows), orders=orders)
+    merged = dataclasses.replace(
+        base, written_ms=max(r.written_ms for r in rows), orders=orders, parents=_lineage(rows)
+    )
     return dataclasses.replace(merged, tag=_digest(merged))
 
 

@@ -51,8 +51,12 @@ def test_every_invoked_operation_completes_at_most_once(scenario: Scenario) -> N
             assert op.type in (OK, FAIL, INFO)
             assert slot in open_ops, f"{slot} completed {op.f} without an invoke"
             assert op.time >= open_ops.pop(slot)
-    # The run ends settle_ms after traffic: every request has met its deadline by then.
-    assert not open_ops
+    # The run ends settle_ms after traffic: every customer's request has met its
+    # deadline by then; a saga's background step may still be in its last attempt.
+    end = scenario.end_ms
+    late = {slot: t for slot, t in open_ops.items() if isinstance(slot[0], str)}
+    assert all(t > end - scenario.workload.timeout_ms for t in late.values()), late
+    assert not {slot: t for slot, t in open_ops.items() if slot not in late}
     infos = sum(1 for op in result.history if op.type == INFO and op.process != NEMESIS)
     event(f"outcomes unknown (info): {'some' if infos else 'none'}")
 

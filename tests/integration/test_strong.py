@@ -60,7 +60,7 @@ def test_strong_is_unavailable_on_the_minority_side_only(partitioned) -> None:
     assert m["ok_during_faults"] > 0, how  # the 3-node side keeps selling
     outside = m["requests"] - m["requests_during_faults"]
     ok = round(m["availability"] * m["requests"]) - m["ok_during_faults"]
-    assert ok >= 0.98 * outside, how  # without the fault, nearly everything succeeds
+    assert ok >= 0.95 * outside, how  # without the fault, nearly everything succeeds
     # Leaders cut off on the 2-node side step down (check-quorum), and the 3-node
     # side elects new leaders for the groups it holds a majority of.
     assert m["mode"]["step_downs"] >= 1, how

@@ -67,11 +67,13 @@ class Shop:
     Args:
         env: the engine.
         history: where shop operations are recorded.
-        placer: places orders (concurrency control lives there).
+        placer: places orders (protocol and concurrency control live there).
         client: builds the store client of customer i.
         resolver: merges the siblings a read returns.
         streams: the run's named random streams.
         duration_ms: no customer arrives after this.
+        home_of: a customer's home node (None for a process that is no customer).
+        router: the routing policy's state (its counters are reported).
     """
 
     def __init__(
@@ -83,6 +85,8 @@ class Shop:
         resolver: Resolver,
         streams: Streams,
         duration_ms: float,
+        home_of: Callable[[Any], int | None] = lambda process: None,
+        router: Any = None,
     ) -> None:
         self.env = env
         self.history = history
@@ -91,6 +95,20 @@ class Shop:
         self.resolver = resolver
         self.streams = streams
         self.duration_ms = duration_ms
+        self.home_of = home_of
+        self.router = router
+
+    def stats(self) -> dict[str, Any]:
+        """The shop's own counters: sagas started, landed, lost with a node, still pending;
+        customers moved to another node by the router."""
+        sagas = self.placer.sagas
+        return {
+            "sagas_started": sagas.started,
+            "sagas_landed": sagas.landed,
+            "sagas_lost": sagas.lost,
+            "sagas_pending": sagas.pending(),
+            "routing_moves": self.router.moves if self.router is not None else 0,
+        }
 
     def order(
         self,

@@ -17,8 +17,8 @@ from sim.config.workload import WorkloadConfig, WorkloadSettings
 from sim.history import INVOKE, Op
 from sim.modes.base import Status
 from sim.shop.model import product_key
-from sim.shop.orders import write_back
 from sim.shop.resolvers import resolve
+from sim.shop.rows import write_back
 from sim.shop.workloads.base import OUTCOME, Arrivals, Shop, WorkloadSpec
 
 
@@ -67,7 +67,7 @@ class Browse(Arrivals):
             shown = None
             if read.status is Status.OK and read.siblings:
                 product = resolve(read.siblings, shop.resolver)
-                shown = {"available": product.available, "versions": len(read.siblings)}
+                shown = {"available": product.available(env.now), "versions": len(read.siblings)}
                 yield from write_back(client, key, read, product, deadline)
             shop.history.append(
                 Op(client.process, OUTCOME[status], "browse", key, shown, env.now, read.error)

@@ -1,0 +1,183 @@
+"""Sagas that did not end within the customer's request: finished or compensated from the home node.
+
+A saga's last steps are left to the node that coordinated the order: an
+abort releases the hold and cancels the record; a finish confirms the hold,
+or aborts if the hold lapsed or was released meanwhile. Each node works
+through its log of unfinished sagas in rounds, one process per node: a round
+changes each product row once for all the sagas that touch it (a batch: sagas
+on a hot row would otherwise fight each other for it), then cancels the
+records of the aborted ones, and a round that did not land everything is
+retried after a back-off. Every step is idempotent (releasing a released hold,
+cancelling a cancelled record, writes nothing), so a retry after an unknown
+outcome is safe.
+
+The log of a node is durable state when the cluster is durable: a node that
+crashes resumes its sagas when it restarts. Without durability a crash loses
+them; a hold then lapses after `hold_ms` and the next writer of the row
+releases it (the cart hold is the backstop).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from sim.client import Proc, StoreClient
+from sim.engine.kernel import Engine
+from sim.engine.network import LinkState
+from sim.modes.base import Status
+from sim.shop.model import CANCELLED, lineage_of
+from sim.shop.orders import Order, OrderSteps
+from sim.shop.rows import DONE, IMPOSSIBLE, Updater
+
+RETRY_MS = 50.0
+"""The first pause between rounds that did not land everything (doubles, with jitter)."""
+MAX_PAUSE_MS = 1_000.0
+"""The longest pause between rounds."""
+
+
+class _Saga:
+    """One unfinished order: what is left to do."""
+
+    __slots__ = ("abort", "order", "recorded", "released")
+
+    def __init__(self, order: Order, abort: bool, recorded: bool) -> None:
+        self.order = order
+        self.abort = abort  # else: finish (confirm)
+        self.recorded = recorded  # a record write was attempted: cancel it on abort
+        self.released = False  # the product row's part has landed
+
+
+class Sagas:
+    """Every node's log of unfinished sagas, and one process per node working through it.
+
+    Args:
+        env: the engine.
+        steps: the order steps (changes of one row each).
+        updater: read-modify-write with retries.
+        client: builds a store client bound to a node, for a history process id.
+        links: who is down (a down node's sagas wait).
+        nodes: number of nodes.
+        durable: whether a node's log survives its crash.
+        timeout_ms: the deadline of each attempt.
+    """
+
+    def __init__(
+        self,
+        env: Engine,
+        steps: OrderSteps,
+        updater: Updater,
+        client: Callable[[int, str], StoreClient],
+        links: LinkState,
+        nodes: int,
+        durable: bool,
+        timeout_ms: float,
+    ) -> None:
+        self.env = env
+        self.steps = steps
+        self.updater = updater
+        self.client = client
+        self.links = links
+        self.durable = durable
+        self.timeout_ms = timeout_ms
+        self.logs: list[dict[str, _Saga]] = [{} for _ in range(nodes)]
+        self.working = [False] * nodes
+        self.incarnation = [0] * nodes
+        self._ids = itertools.count()
+        self.started = 0
+        self.landed = 0
+        self.lost = 0
+
+    def abort(self, home: int, order: Order, recorded: bool) -> None:
+        """Release the order's hold and (if one was attempted) cancel its record."""
+        self._add(home, _Saga(order, True, recorded))
+
+    def finish(self, home: int, order: Order) -> None:
+        """Confirm the order's hold; abort instead if it can no longer be confirmed."""
+        self._add(home, _Saga(order, False, True))
+
+    def crash(self, node: int) -> None:
+        """Without durability the node's log is lost (its holds lapse after hold_ms)."""
+        if not self.durable:
+            self.lost += len(self.logs[node])
+            self.logs[node].clear()
+            self.incarnation[node] += 1
+            self.working[node] = False
+
+    def pending(self) -> int:
+        """Sagas not landed yet."""
+        return sum(len(log) for log in self.logs)
+
+    def _add(self, home: int, saga: _Saga) -> None:
+        self.started += 1
+        self.logs[home][saga.order.order_id] = saga
+        if not self.working[home]:
+            self.working[home] = True
+            self.env.process(self._work(home, self.incarnation[home]))
+
+    def _work(self, home: int, incarnation: int) -> Proc:
+        """Rounds over the node's log until it is empty (or lost with the node)."""
+        client = self.client(home, f"saga-{home}.{next(self._ids)}")
+        failures = 0
+        log = self.logs[home]
+        while log and self.incarnation[home] == incarnation:
+            if home not in self.links.down:
+                landed = yield from self._round(client, log)
+                failures = 0 if landed else failures + 1
+                if not log:
+                    break
+            pause = min(MAX_PAUSE_MS, RETRY_MS * 2 ** min(failures, 10))
+            yield self.env.timeout(pause * float(self.updater.rng.uniform(0.5, 1.5)))
+        if self.incarnation[home] == incarnation:
+            self.working[home] = False
+
+    def _round(self, client: StoreClient, log: dict[str, _Saga]) -> Proc:
+        """One pass over the log; True if every saga in it landed."""
+        deadline = self.env.now + self.timeout_ms
+        by_product: dict[str, list[_Saga]] = {}
+        for saga in log.values():
+            if not saga.released:
+                by_product.setdefault(saga.order.product_key, []).append(saga)
+        everything = True
+        for key in sorted(by_product):
+            sagas = sorted(by_product[key], key=lambda s: s.order.order_id)
+            done = yield from self.updater.update(client, key, self._batch(sagas), deadline)
+            if done.status is Status.OK:
+                for saga in sagas:
+                    saga.released = True
+            else:
+                everything = False
+        for order_id, saga in sorted(log.items()):
+            if not saga.released:
+                continue
+            if saga.abort and saga.recorded:
+                step = self.steps.record(saga.order, CANCELLED)
+                done = yield from self.updater.update(client, saga.order.record_key, step, deadline)
+                if done.status not in (Status.OK, Status.CONFLICT):  # CONFLICT: no such user
+                    everything = False
+                    continue
+            del log[order_id]
+            self.landed += 1
+        return everything
+
+    def _batch(self, sagas: list[_Saga]) -> Callable[[Any], Any]:
+        """One change of a product row for every saga on it: confirm, or else release."""
+
+        def change(row: Any) -> Any:
+            new = row
+            for saga in sagas:
+                if not saga.abort:
+                    confirmed = self.steps.confirm(saga.order)(new)
+                    if confirmed is not IMPOSSIBLE:
+                        new = new if confirmed is DONE else confirmed
+                        continue
+                    saga.abort = True  # the hold lapsed or was released: the order is off
+                released = self.steps.release(saga.order)(new)
+                new = new if released is DONE else released
+            if new is row:
+                return DONE
+            return dataclasses.replace(new, parents=lineage_of(row))  # one write, from `row`
+
+        return change
