@@ -159,7 +159,9 @@ def write_history(history: Any, path: Path) -> None:
         from sim.check import to_edn
         from sim.history import NEMESIS
 
-        ops = [op for op in history if op.f in ("read", "write", "cas") or op.process == NEMESIS]
+        ops = [
+            op for op in history if op.f in ("read", "write", "cas", "txn") or op.process == NEMESIS
+        ]
         path.write_text(to_edn(ops))
     else:
         history.write_jsonl(path)

@@ -15,6 +15,11 @@ becomes `id + n`, where n is one more than the largest integer process id
 (Jepsen's concurrency when ids are 0..n-1), and again after each later info.
 Parsing an exported history therefore gives the same ops with those new ids;
 the checker's verdict is the same either way.
+
+A transaction (`:f :txn`) is written with Jepsen's micro-op vectors: capsim's
+`["write", k, v]` as `[:w k v]`, `["cas", k, [a, b]]` as `[:cas k [a b]]`
+(and `["read", k, v]` as `[:r k v]`); reading turns them back, so an exported
+transaction parses to the same op.
 """
 
 from __future__ import annotations
@@ -32,6 +37,24 @@ __all__ = ["parse_edn_history", "to_edn"]
 def _name(value: Any) -> str | None:
     """A keyword, symbol or string as a plain str; anything else None."""
     return str(value) if isinstance(value, str) else None
+
+
+TXN = "txn"
+_MICRO_TO_EDN = {"write": "w", "read": "r", "cas": "cas"}
+_MICRO_FROM_EDN = {edn: ours for ours, edn in _MICRO_TO_EDN.items()}
+
+
+def _micro_ops(value: Any, names: dict[str, str], keyword: bool) -> Any:
+    """A transaction's micro-ops with their names mapped (others, and other values, as they are)."""
+    if not isinstance(value, list | tuple):
+        return value
+    out = []
+    for micro in value:
+        if isinstance(micro, list | tuple) and micro and isinstance(micro[0], str):
+            name = names.get(str(micro[0]), str(micro[0]))
+            micro = [Keyword(name) if keyword else name, *micro[1:]]
+        out.append(micro)
+    return out
 
 
 def _op_from_edn(form: Any, line: int) -> Op:
@@ -69,12 +92,15 @@ def _op_from_edn(form: Any, line: int) -> Op:
     elif error is not None:
         error = str(error)
     key = form.get("key")
+    value = form.get("value")
+    if f == TXN:
+        value = _micro_ops(value, _MICRO_FROM_EDN, keyword=False)
     return Op(
         process,
         op_type,
         f,
         hashable(key),
-        form.get("value"),
+        value,
         time_ms,
         error,
         form.get("version"),
@@ -128,7 +154,8 @@ def to_edn(ops: list[Op] | History) -> str:
         ]
         try:
             fields.append(f":key {write_edn(op.key)}")
-            fields.append(f":value {write_edn(op.value)}")
+            value = _micro_ops(op.value, _MICRO_TO_EDN, keyword=True) if op.f == TXN else op.value
+            fields.append(f":value {write_edn(value)}")
             fields.append(f":time {round(op.time * 1e6)}")  # Jepsen's :time is nanoseconds
             if op.error is not None:
                 fields.append(f":error {write_edn_name(op.error)}")

@@ -18,6 +18,15 @@ How a history becomes a search problem (Jepsen's and Knossos's reading of it):
   pairing only ever looks at the process's currently open invoke.
 - Real-time order is the order of the ops in the history (Jepsen's and
   Knossos's convention); the `time` field is reported but not compared.
+- A transaction (`txn`, whose value is a list of micro-ops `["write", key,
+  new]` or `["cas", key, [expected, new]]`) becomes, for a model that splits
+  it (the register), one op per micro-op on its key, each with the
+  transaction's invoke and completion. Each key's history is then checked as
+  usual, but not that the micro-ops took effect together: per-key checking
+  does not check cross-key atomicity. A read that sees one key of a
+  completed transaction and then, later in real time, the other key's old
+  value is still caught (on that other key); one that sees half of it while
+  the transaction is still open is not.
 
 The search (`_check_single`) is Porcupine's `checkSingle` (checker.go): the
 call and return entries of one partition in a doubly linked list; walk it,
@@ -276,25 +285,34 @@ def _pair(ops: Iterable[Op], model: Model) -> list[Operation]:
         if ret is None and inv.f in model.read_fs:
             continue  # an unknown read changes nothing and may have returned anything
         try:
-            inp, output = model.make_io(inv.f, inv.value, None if ret is None else comp.value)  # type: ignore[union-attr]
+            if inv.f in model.compound_fs:
+                # A transaction's micro-ops: the register's own ops, each on its key.
+                parts = model.split(inv.f, inv.value)  # type: ignore[misc]
+                ios = [
+                    (f, key, model.make_io(f, value, None), f"{inv.f}: ") for f, key, value in parts
+                ]
+            else:
+                io = model.make_io(inv.f, inv.value, None if ret is None else comp.value)  # type: ignore[union-attr]
+                ios = [(inv.f, inv.key, io, "")]
         except ValueError as exc:
             raise HistoryError(f"op {call + 1} (process {inv.process}): {exc}") from None
-        if ret is None:
-            output = UNKNOWN
-        out.append(
-            Operation(
-                inv.process,
-                inv.f,
-                freeze(inv.key),  # a JSON list key must hash to partition on it
-                inp,
-                output,
-                call,
-                ret,
-                inv,
-                comp,
-                model.describe_operation(inp, output),
+        for f, key, (inp, output), prefix in ios:
+            if ret is None:
+                output = UNKNOWN
+            out.append(
+                Operation(
+                    inv.process,
+                    f,
+                    freeze(key),  # a JSON list key must hash to partition on it
+                    inp,
+                    output,
+                    call,
+                    ret,
+                    inv,
+                    comp,
+                    prefix + model.describe_operation(inp, output),
+                )
             )
-        )
     return out
 
 

@@ -15,6 +15,12 @@ tuples of pairs.
 An operation's input is a pair `(f, argument)`; its output is the value the
 client saw (a read's result) or `UNKNOWN` when the outcome is unknown (Jepsen's
 `info`), in which case any output is acceptable.
+
+A model may also name compound operations (`compound_fs`) and `split` them
+into its own operations, each on its key: the register splits a transaction
+(`txn`, a list of micro-ops `["write", key, new]` and `["cas", key, [expected,
+new]]`) into one write or cas per key. The checker gives every part the
+transaction's invoke and completion (linearizable.py says what that checks).
 """
 
 from __future__ import annotations
@@ -98,6 +104,9 @@ class Model:
         partition: splits operations (anything with a `key`) into independent parts.
         describe_operation: `describe_operation(input, output) -> str`.
         describe_state: `describe_state(state) -> str`.
+        compound_fs: operations made of several of the model's own, on several keys.
+        split: `split(f, value) -> [(f, key, value), ...]`: a compound operation's
+            parts; raises ValueError on a malformed value.
     """
 
     name: str
@@ -109,6 +118,8 @@ class Model:
     partition: Callable[[Iterable[Any]], dict[Any, list[Any]]]
     describe_operation: Callable[[tuple[str, Any], Any], str]
     describe_state: Callable[[Hashable], str]
+    compound_fs: frozenset[str] = frozenset()
+    split: Callable[[str, Any], list[tuple[str, Any, Any]]] | None = None
 
     def __repr__(self) -> str:
         return f"Model({self.name!r})"
@@ -152,6 +163,23 @@ def _register_make_io(f: str, invoke_value: Any, ok_value: Any) -> tuple[tuple[s
     raise ValueError(f"register has no operation {f!r} (allowed: read, write, cas)")
 
 
+_MICRO_OPS = ("write", "cas")
+
+
+def _register_split(f: str, value: Any) -> list[tuple[str, Any, Any]]:
+    """A transaction's micro-ops as (f, key, value) register operations, in order."""
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"{f} value must be a non-empty list of micro-ops (got {value!r})")
+    parts = []
+    for micro in value:
+        if not isinstance(micro, list | tuple) or len(micro) != 3 or micro[0] not in _MICRO_OPS:
+            raise ValueError(
+                f"{f} micro-op must be [write key new] or [cas key [expected new]] (got {micro!r})"
+            )
+        parts.append((str(micro[0]), micro[1], micro[2]))
+    return parts
+
+
 def _register_describe(inp: tuple[str, Any], out: Any) -> str:
     f, arg = inp
     if f == "read":
@@ -165,7 +193,7 @@ def _register_describe(inp: tuple[str, Any], out: Any) -> str:
 
 REGISTER = Model(
     name="register",
-    fs=frozenset({"read", "write", "cas"}),
+    fs=frozenset({"read", "write", "cas", "txn"}),
     read_fs=frozenset({"read"}),
     init=_register_init,
     step=_register_step,
@@ -173,8 +201,11 @@ REGISTER = Model(
     partition=partition_by_key,
     describe_operation=_register_describe,
     describe_state=show_value,
+    compound_fs=frozenset({"txn"}),
+    split=_register_split,
 )
-"""A register per key: read, write, and cas with value [expected, new]; initially nil."""
+"""A register per key: read, write, and cas with value [expected, new]; initially nil.
+A `txn` writes several keys: each micro-op is checked as that key's write or cas."""
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The pieces, one module each: `log` (the Raft log and commands), `machine`
 (the replicated state machine), `raft` (one group: election, replication,
 commit, ReadIndex reads, check-quorum), `multiraft` (key -> group, and the
-home node's proxy to the leader), `messages`.
+home node's proxy to the leader), `txn` (atomic commit across groups: two-phase
+commit whose every step is a log entry), `messages`.
 
 Contract with clients (modes/base.py):
 - Versions are log indices: a key's version is the index of the entry that
@@ -21,6 +22,12 @@ Contract with clients (modes/base.py):
 - Under a partition only a majority of a group's members can elect a leader
   and commit; on the other side reads fail ("unavailable") and writes get no
   answer (the client reports them as unknown), never a false OK or FAIL.
+- Atomic commit (`commit`, txn.py): every write of a transaction or none,
+  across groups. OK carries the commit's version (the index of the decision in
+  the group of the first key; each key's own version becomes the index of the
+  entry that applied it in its group). A read or write that meets a
+  transaction's intent waits for its outcome at the leader; a write that an
+  intent reached first in the log gets CONFLICT "intent".
 
 Durability: with `cluster.durable` (the default) a replica's term, vote and log
 survive a crash, and after a restart it rebuilds its state machine by applying
@@ -28,7 +35,8 @@ the log up to the commit index the leader tells it. Raft's safety rests on
 that. With `durable = false` a node restarts with nothing (the initial load
 comes back from the leader, as a log entry); it may then vote twice in a term
 or help elect a leader missing committed entries, so acknowledged writes can be
-lost: that is the measured cost, counted as `lost_committed` in stats().
+lost: that is the measured cost, counted as `lost_committed` in stats(): the
+committed commands the members' logs no longer keep (RaftGroup.lost_committed).
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from sim.config.cluster import ClusterConfig, ModeSettings
 from sim.config.table import as_tuple
 from sim.engine.world import World
 from sim.errors import ScenarioError
-from sim.modes.base import Key, KeyState, ModeSpec, Reply, Value, Version
+from sim.modes.base import Key, KeyState, ModeSpec, Reply, Status, TxnWrite, Value, Version
 from sim.modes.strong.log import LOAD, LOCK, UNLOCK, WRITE, Command
 from sim.modes.strong.messages import ReadCommand
 from sim.modes.strong.multiraft import MultiRaft
@@ -128,6 +136,18 @@ class StrongMode:
         rid = raft.new_request()
         raft.submit(node, rid, key, Command(UNLOCK, key, rid, owner=owner), reply)
 
+    def commit(self, node: int, txn: str, writes: tuple[TxnWrite, ...], reply: Reply) -> None:
+        """Write every key of `writes` or none (AtomicCommit; two-phase commit, txn.py).
+
+        A conditional write's `context` is the key's version read, as for
+        `write`. Answers OK (version: the commit's), CONFLICT (error: the key
+        whose version changed or that another transaction holds), FAIL (aborted:
+        "vote-timeout" when a group did not vote in time, "recovered-abort" when a
+        participant's recovery aborted it first), or nothing when the decision
+        could not be logged (unknown). Retries with the same `txn` apply once.
+        """
+        self.raft.commit(node, txn, writes, reply)
+
     # ------------------------------------------------------------------ faults
 
     def crash(self, node: int) -> None:
@@ -179,7 +199,7 @@ class StrongMode:
         return int(version)
 
     def stats(self) -> dict[str, Any]:
-        """Elections, leader changes, step-downs, redirects, proxy retries, lock expiries."""
+        """Raft's and the proxies' counters, lock expiries, duplicates, transactions, intents."""
         out = self.raft.stats()
         groups = self.raft.groups
         # Per group, the most advanced replica's count (every replica counts the same entries).
@@ -189,6 +209,22 @@ class StrongMode:
         out["duplicates_suppressed"] = sum(
             max(r.sm.duplicates for r in g.replicas.values()) for g in groups
         )
+        out["intent_conflicts"] = sum(
+            max(r.sm.intent_conflicts for r in g.replicas.values()) for g in groups
+        )
+        # Decisions, from the coordinator groups' most advanced replicas.
+        committed = aborted = conflicts = 0
+        for g in groups:
+            decisions = max((r.sm.decisions for r in g.replicas.values()), key=len)
+            for decision in decisions.values():
+                if decision.status is Status.OK:
+                    committed += 1
+                else:
+                    aborted += 1
+                    conflicts += decision.status is Status.CONFLICT
+        out["txn_committed"] = committed
+        out["txn_aborted"] = aborted
+        out["txn_conflicts"] = conflicts
         return out
 
 
@@ -200,14 +236,22 @@ MODE = ModeSpec(
     counters=(
         "groups",
         *RaftStats.__slots__,
+        "lost_committed",
         "max_term",
         "forwards",
         "proxy_retries",
         "proxy_give_ups",
         "lock_expiries",
         "duplicates_suppressed",
+        "txn_started",
+        "txn_committed",
+        "txn_aborted",
+        "txn_conflicts",
+        "txn_recoveries",
+        "intent_conflicts",
     ),
     summary="linearizable: a Raft group per replica set; only a majority serves",
+    atomic_commit=True,
     colour="tab:blue",
     order=10,
 )

@@ -3,7 +3,9 @@
 Indices start at 1; index 0 is a sentinel of term 0, so "the entry before the
 first" always exists (AppendEntries' prev_index may be 0). The log is one
 replica's durable state together with its term and vote: it survives a crash
-when the cluster is durable (Raft's safety argument assumes it does).
+when the cluster is durable (Raft's safety argument assumes it does). An
+entry's command is a client's write, lock or unlock (`Command`), a step of an
+atomic commit (`TxnCommand`), or None (a leader's no-op).
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from sim.engine.network import message
+from sim.modes.base import TxnWrite, WriteResult
 
 WRITE = "write"
 LOCK = "lock"
 UNLOCK = "unlock"
 LOAD = "load"
+PREPARE = "prepare"
+DECIDE = "decide"
+FINISH = "finish"
 
 
 @message
@@ -40,11 +46,41 @@ class Command:
 
 
 @message
+class TxnCommand:
+    """A step of an atomic commit, logged in one group (two-phase commit over groups: txn.py).
+
+    - PREPARE, in each participant group (`writes`: its part of the
+      transaction): hold intents on the keys if every conditional write's
+      version still matches and no other transaction's intent holds one of
+      them; else vote no, CONFLICT naming the key.
+    - DECIDE, in the coordinator group (the group of `coordinator`, the
+      transaction's first key): log the outcome `result` (OK: commit). The
+      first DECIDE of a transaction wins; a later one gets it back.
+    - FINISH, in each participant group: apply (`commit`) or drop the
+      prepared writes and release their intents (`writes` names the keys).
+
+    `key` is a key of the group the command is logged in (the proxy routes by
+    it); `req` is the proxy's request id. Each step applies once per
+    transaction in a group, whatever the retries: the state machine keys its
+    tables by `txn`.
+    """
+
+    op: str
+    key: str
+    txn: str
+    req: int = -1
+    writes: tuple[TxnWrite, ...] = ()
+    coordinator: str = ""
+    result: WriteResult | None = None
+    commit: bool = False
+
+
+@message
 class Entry:
     """One log entry: the term it was created in and its command (None: a leader's no-op, §8)."""
 
     term: int
-    command: Command | None
+    command: Command | TxnCommand | None
 
 
 _SENTINEL = Entry(0, None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sim.engine.network import message
-from sim.modes.strong.log import Command, Entry
+from sim.modes.strong.log import Command, Entry, TxnCommand
 
 
 @message
@@ -91,12 +91,17 @@ class ReadCommand:
 
 @message
 class Forward:
-    """Home node -> a group member: please run this request (§8, client interaction)."""
+    """Home node -> a group member: please run this request (§8, client interaction).
+
+    A step of an atomic commit (`TxnCommand`, txn.py) travels the same way: the
+    home node's transaction coordinator, or a participant's leader asking a
+    coordinator group, is the home node of its steps.
+    """
 
     kind: ClassVar[str] = "forward"
     req: int
     group: int
-    op: Command | ReadCommand
+    op: Command | ReadCommand | TxnCommand
 
 
 @message

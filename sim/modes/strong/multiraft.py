@@ -25,6 +25,10 @@ is certain). A write is never failed by the proxy once sent: it may sit in
 some leader's log and commit later, so the proxy stops retrying after four
 election timeouts and stays silent, and the client's deadline reports the
 outcome as unknown.
+
+Atomic commits (txn.py) run their steps through the same proxy: the home
+node's transaction coordinator, and a participant leader asking a coordinator
+group for a decision, are home nodes like any other.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sim.engine.world import World
-from sim.modes.base import ReadResult, Reply, Status
-from sim.modes.strong.log import Command
+from sim.modes.base import ReadResult, Reply, Status, TxnWrite
+from sim.modes.strong.log import Command, TxnCommand
 from sim.modes.strong.messages import (
     Accepted,
     Answer,
@@ -48,6 +52,7 @@ from sim.modes.strong.messages import (
     Vote,
 )
 from sim.modes.strong.raft import RaftContext, RaftGroup
+from sim.modes.strong.txn import Transactions
 
 if TYPE_CHECKING:
     from sim.modes.strong import StrongSettings
@@ -76,7 +81,7 @@ class _Request:
         rid: int,
         home: int,
         group: RaftGroup,
-        op: Command | ReadCommand,
+        op: Command | ReadCommand | TxnCommand,
         reply: Reply,
         start: float,
     ) -> None:
@@ -114,6 +119,7 @@ class MultiRaft:
         self.pause_ms = settings.heartbeat_ms
         self.give_up_read_ms = 2 * high
         self.give_up_write_ms = 4 * high
+        self.txns = Transactions(self, world.nodes, timeout_ms=2 * high)
         self.ctx = RaftContext(
             world.env,
             world.network,
@@ -124,6 +130,8 @@ class MultiRaft:
             world.durable,
             self._respond,
             touched,
+            self.txns.timeout_ms,
+            self.txns.resolve,
         )
         self.groups: list[RaftGroup] = []
         self._by_members: dict[tuple[int, ...], RaftGroup] = {}
@@ -182,6 +190,7 @@ class MultiRaft:
             req.gen += 1
         self.requests[node].clear()
         self.hints[node].clear()
+        self.txns.crash(node)
         for group in self.groups_of_node[node]:
             group.crash(node)
 
@@ -198,13 +207,28 @@ class MultiRaft:
         return next(self._ids)
 
     def submit(
-        self, home: int, rid: int, key: str, op: Command | ReadCommand, reply: Reply
+        self,
+        home: int,
+        rid: int,
+        key: str,
+        op: Command | ReadCommand | TxnCommand,
+        reply: Reply,
     ) -> None:
         """Send request `rid` from `home` towards the leader of `key`'s group."""
         group = self.group_for(key)
         req = _Request(rid, home, group, op, reply, self.env.now)
         self.requests[home][rid] = req
         self._attempt(req, self._first_target(home, group))
+
+    def cancel(self, home: int, rid: int) -> None:
+        """Stop retrying request `rid` (its answer no longer matters); what was sent stays sent."""
+        req = self.requests[home].pop(rid, None)
+        if req is not None:
+            req.gen += 1
+
+    def commit(self, home: int, txn: str, writes: tuple[TxnWrite, ...], reply: Reply) -> None:
+        """Run transaction `txn` from `home`'s coordinator (txn.py)."""
+        self.txns.commit(home, txn, writes, reply)
 
     def _first_target(self, home: int, group: RaftGroup) -> int:
         hint = self.hints[home].get(group.id)
@@ -341,9 +365,11 @@ class MultiRaft:
         out = {
             "groups": len(self.groups),
             **self.ctx.stats.as_dict(),
+            "lost_committed": sum(group.lost_committed() for group in self.groups),
             "max_term": max(terms, default=0),
             "forwards": self.forwards,
             "proxy_retries": self.retries,
             "proxy_give_ups": self.give_ups,
+            **self.txns.stats(),
         }
         return out

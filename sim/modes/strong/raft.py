@@ -27,6 +27,10 @@ process. What it implements, with the rule each part follows:
   leader hint. The leader acknowledges a request (`Accepted`) and answers
   (`Answer`) once it applied the entry; a request already applied is answered
   from the state machine's table (each request applies once, §8).
+- Intents (txn.py): a confirmed read, or a write not yet proposed, whose key
+  holds a transaction's intent waits at the leader (parked by key) until the
+  transaction is finished there; the leader asks the coordinator group about
+  a transaction prepared for too long (presumed abort).
 
 Timers are `call_later` ticks carrying the replica's generation number: a crash
 or a change of role bumps it and the stale ticks drop themselves. An election
@@ -46,7 +50,8 @@ import numpy as np
 from sim.engine.kernel import Engine
 from sim.engine.network import Network
 from sim.errors import InvariantError
-from sim.modes.strong.log import Command, Entry, RaftLog
+from sim.modes.base import ReadResult
+from sim.modes.strong.log import FINISH, WRITE, Command, Entry, RaftLog, TxnCommand
 from sim.modes.strong.machine import StateMachine
 from sim.modes.strong.messages import (
     Accepted,
@@ -81,8 +86,9 @@ class RaftStats:
     __slots__ = (
         "answers",
         "elections",
+        "intent_blocked_ms",
+        "intent_waits",
         "leader_changes",
-        "lost_committed",
         "prevotes",
         "proposals",
         "reads",
@@ -100,10 +106,11 @@ class RaftStats:
         self.proposals = 0  # entries appended for client requests
         self.reads = 0  # ReadIndex reads taken by a leader
         self.answers = 0  # answers sent by leaders
-        self.lost_committed = 0  # committed entries truncated (only possible if not durable)
         self.split_brains = 0  # two leaders met in one term (only possible if not durable)
+        self.intent_waits = 0  # reads and writes a leader held back behind an intent
+        self.intent_blocked_ms = 0.0  # the time they waited, summed
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, float]:
         """The counters by name."""
         return {name: getattr(self, name) for name in sorted(self.__slots__)}
 
@@ -121,6 +128,10 @@ class RaftContext:
         durable: whether term, vote and log survive a crash.
         respond: `respond(src, origin, msg)` delivers a client answer to the home node.
         touched: `touched(key)` is called when a replica applies a change to `key`.
+        txn_timeout_ms: a leader asks the coordinator group about a transaction
+            prepared here for this long without a decision.
+        resolve: `resolve(node, prepare)`: the leader on `node` asks the coordinator
+            group for the decision on `prepare`'s transaction, and finishes it.
     """
 
     BUFFER = 1024
@@ -136,6 +147,8 @@ class RaftContext:
         durable: bool,
         respond: Callable[[int, int, Any], None],
         touched: Callable[[str], None],
+        txn_timeout_ms: float,
+        resolve: Callable[[int, TxnCommand], None],
     ) -> None:
         self.env = env
         self.net = network
@@ -145,6 +158,8 @@ class RaftContext:
         self.durable = durable
         self.respond = respond
         self.touched = touched
+        self.txn_timeout_ms = txn_timeout_ms
+        self.resolve = resolve
         self.stats = RaftStats()
         self._rng = rng
         self._draws: list[float] = []
@@ -191,6 +206,7 @@ class Replica:
         "next_index",
         "node",
         "noop_index",
+        "parked",
         "pending",
         "pending_req",
         "prevoting",
@@ -201,6 +217,7 @@ class Replica:
         "seq",
         "sm",
         "term",
+        "txn_seen",
         "voted_for",
         "votes",
     )
@@ -245,6 +262,10 @@ class Replica:
         self.pending_req: dict[int, int] = {}  # request -> log index
         self.reads: deque[_PendingRead] = deque()
         self.read_round_armed = False
+        # Requests waiting for a transaction's intent on their key: key ->
+        # request -> (since, the confirmed read or the (origin, Forward) write).
+        self.parked: dict[str, dict[int, tuple[float, Any]]] = {}
+        self.txn_seen: dict[str, float] = {}  # prepared transaction -> since when (or last asked)
 
 
 class RaftGroup:
@@ -272,6 +293,13 @@ class RaftGroup:
         self.keys: dict[str, None] = {}
         self.first = members[0]  # the member that campaigned first (a proxy's first guess)
         self.elected: list[tuple[int, int]] = []  # (term, node) each time a leader is elected
+        # Every entry some member applied, by index (the sentinel at 0), and the
+        # others applied at an index already taken (two different entries
+        # applied at one index: only without durable logs). The ground truth
+        # that lost_committed() compares the logs with at the end.
+        self.applied: list[Entry | None] = [None]
+        self.displaced: list[tuple[int, Entry]] = []
+        self._displaced_ids: set[tuple[int, int]] = set()  # (index, id(entry)): kept alive above
         for node in members:
             if node in down:
                 self.replicas[node].down = True
@@ -311,6 +339,54 @@ class RaftGroup:
     def live(self) -> list[Replica]:
         """The replicas of nodes that are up, in node order."""
         return [r for r in self.replicas.values() if not r.down]
+
+    def lost_committed(self) -> int:
+        """Committed commands the members' logs no longer keep at their index.
+
+        An entry counts as committed once some member applied it (a member
+        applies only what a leader said is committed; loads are committed).
+        It survives if more members hold it at its index than hold any other
+        entry there; it is lost if none holds it (cut short, or a volatile
+        member restarted empty) or a rival entry is held more widely (the logs
+        diverged silently: a restarted member reused a term, so entries of
+        equal index and term differ and the consistency check cannot tell; a
+        tie loses both). A crashed member's log counts only if durable (a
+        volatile one is empty), so with durable logs nothing is ever lost
+        (State Machine Safety, §5.4.3). A leader's no-op carries no data and is
+        not counted. Linear in the applied entries: called after a run.
+        """
+        logs = [r.log.entries for r in self.replicas.values()]
+
+        def survives(index: int, entry: Entry) -> bool:
+            mine = 0
+            rivals: dict[int, int] = {}
+            for log in logs:
+                if index < len(log):
+                    held = log[index]
+                    if held is entry:
+                        mine += 1
+                    else:
+                        rivals[id(held)] = rivals.get(id(held), 0) + 1
+            return mine > max(rivals.values(), default=0)
+
+        applied = [(i, e) for i, e in enumerate(self.applied) if e is not None]
+        return sum(
+            1
+            for index, entry in applied + self.displaced
+            if entry.command is not None and not survives(index, entry)
+        )
+
+    def _applied_elsewhere(self, index: int, entry: Entry) -> None:
+        """`entry` was applied at `index`, where the record holds another entry or nothing yet."""
+        applied = self.applied
+        if index >= len(applied):
+            applied.extend([None] * (index + 1 - len(applied)))
+        if applied[index] is None:
+            applied[index] = entry
+        elif (index, id(entry)) not in self._displaced_ids:
+            # A second entry applied at one index: the logs diverged (not durable).
+            self._displaced_ids.add((index, id(entry)))
+            self.displaced.append((index, entry))
 
     # ------------------------------------------------------------------ initial data
 
@@ -381,7 +457,30 @@ class RaftGroup:
                 self._become_follower(r, r.term, None)
                 return
         self._broadcast(r)
+        if r.sm.prepared:
+            self._chase_prepared(r, now)
         self.env.call_later(ctx.heartbeat_ms, self._heartbeat_tick, r, gen)
+
+    def _chase_prepared(self, r: Replica, now: float) -> None:
+        """Ask the coordinator group about transactions prepared here too long (presumed abort).
+
+        The clock of a transaction starts when this leader first sees it
+        prepared (a new leader starts afresh) and restarts at each question, so
+        a coordinator group without a leader is asked again, not flooded.
+        """
+        seen = r.txn_seen
+        prepared = r.sm.prepared
+        timeout = self.ctx.txn_timeout_ms
+        for txn, prepare in list(prepared.items()):
+            since = seen.get(txn)
+            if since is None:
+                seen[txn] = now
+            elif now - since >= timeout:
+                seen[txn] = now
+                self.ctx.resolve(r.node, prepare)
+        if len(seen) > len(prepared):
+            for txn in [t for t in seen if t not in prepared]:
+                del seen[txn]
 
     # ------------------------------------------------------------------ elections (§5.2)
 
@@ -530,6 +629,13 @@ class RaftGroup:
             respond(r.node, origin, Redirect(req, self.id, hint))
         for read in r.reads:
             respond(r.node, read.origin, Redirect(read.req, self.id, hint))
+        now = self.env.now
+        stats = self.ctx.stats
+        for waiting in r.parked.values():
+            for req, (since, item) in waiting.items():
+                stats.intent_blocked_ms += now - since
+                origin = item.origin if type(item) is _PendingRead else item[0]
+                respond(r.node, origin, Redirect(req, self.id, hint))
 
     # ------------------------------------------------------------------ replication (§5.3)
 
@@ -582,7 +688,7 @@ class RaftGroup:
             return
         last_new, cut = log.merge(prev, msg.entries)
         if cut is not None and cut <= r.commit_index:
-            self._lost_committed(r, cut)
+            self._truncated_committed(r, cut)
         # commitIndex = min(leaderCommit, index of last new entry) (Figure 2)
         commit = min(msg.commit, last_new)
         if commit > r.commit_index:
@@ -590,17 +696,21 @@ class RaftGroup:
             self._apply(r)
         net.send(dst, src, AppendReply(self.id, r.term, True, last_new, msg.seq))
 
-    def _lost_committed(self, r: Replica, cut: int) -> None:
+    def _truncated_committed(self, r: Replica, cut: int) -> None:
         """A committed entry was truncated: impossible with durable logs (Log Matching, §5.4)."""
         if self.ctx.durable:
             raise InvariantError(
                 f"group {self.id}: node {r.node} truncated committed entry {cut} "
                 f"(commit index {r.commit_index})"
             )
-        # Without durable logs Raft's safety does not hold: count it, keep going.
-        self.ctx.stats.lost_committed += 1
+        # Without durable logs Raft's safety does not hold: keep going (the
+        # entry may survive elsewhere; lost_committed() counts it if not).
+        # The state machine applied entries the log no longer has: rebuild it
+        # from the log, as after a restart, so that it never holds their effects.
         r.commit_index = min(r.commit_index, cut - 1)
-        r.last_applied = min(r.last_applied, cut - 1)
+        r.sm = StateMachine()
+        r.last_applied = 0
+        self._apply(r)
 
     def on_append_reply(self, src: int, dst: int, msg: AppendReply) -> None:
         """Leader side: advance match/next on success, back off on failure, then commit (§5.3)."""
@@ -652,15 +762,25 @@ class RaftGroup:
         sm = r.sm
         touched = self.ctx.touched
         leader = r.role is Role.LEADER
+        applied = self.applied
         while r.last_applied < r.commit_index:
             index = r.last_applied + 1
             r.last_applied = index
-            command = log[index].command
+            entry = log[index]
+            if index >= len(applied) or applied[index] is not entry:
+                self._applied_elsewhere(index, entry)
+            command = entry.command
             if command is None:
                 continue  # a leader's no-op
             result = sm.apply(index, command)
-            self.keys[command.key] = None
-            touched(command.key)
+            if type(command) is TxnCommand:
+                if command.op == FINISH and command.commit:
+                    for w in command.writes:
+                        self.keys[w.key] = None
+                        touched(w.key)
+            else:
+                self.keys[command.key] = None
+                touched(command.key)
             if leader:
                 waiting = r.pending.pop(index, None)
                 if waiting is not None:
@@ -668,8 +788,11 @@ class RaftGroup:
                     r.pending_req.pop(req, None)
                     self.ctx.stats.answers += 1
                     self.ctx.respond(r.node, origin, Answer(req, result))
-        if leader and r.reads:
-            self._serve_reads(r)
+        if leader:
+            if r.parked:
+                self._unpark(r)
+            if r.reads:
+                self._serve_reads(r)
 
     # ------------------------------------------------------------------ client requests (§8)
 
@@ -694,8 +817,12 @@ class RaftGroup:
                 r.read_round_armed = True
                 self.env.call_later(0.0, self._read_round, r, r.gen)
             return
-        done = r.sm.results.get(op.req)
-        if done is not None:  # applied already: a retry whose answer was lost
+        txn = type(op) is TxnCommand
+        # applied already (a retry whose answer was lost)? A transaction's step
+        # is known by its transaction: a DECIDE is answered from the decision
+        # logged, without a new entry.
+        done = r.sm.txn_answer(op) if txn else r.sm.results.get(op.req)
+        if done is not None:
             ctx.stats.answers += 1
             respond(dst, src, Answer(msg.req, done))
             return
@@ -705,17 +832,25 @@ class RaftGroup:
             respond(dst, src, Accepted(msg.req))
             return
         respond(dst, src, Accepted(msg.req))
-        command = Command(
-            op.op,
-            op.key,
-            op.req,
-            op.value,
-            op.context,
-            op.conditional,
-            op.owner,
-            op.lease_ms,
-            ctx.wall_clock(dst),  # the lease clock every replica will use
-        )
+        if txn:
+            command: Command | TxnCommand = op
+        else:
+            if op.op == WRITE and op.key in r.sm.intents:
+                # A transaction holds the key: wait for its outcome (else the
+                # state machine would refuse the write).
+                self._park(r, op.key, msg.req, (src, msg))
+                return
+            command = Command(
+                op.op,
+                op.key,
+                op.req,
+                op.value,
+                op.context,
+                op.conditional,
+                op.owner,
+                op.lease_ms,
+                ctx.wall_clock(dst),  # the lease clock every replica will use
+            )
         index = r.log.append(Entry(r.term, command))
         r.pending[index] = (src, msg.req)
         r.pending_req[op.req] = index
@@ -752,5 +887,63 @@ class RaftGroup:
             if read.seq > confirmed or r.last_applied < read.index:
                 return
             reads.popleft()
+            result = self.readable(r, read.key)
+            if result is None:
+                self._park(r, read.key, read.req, read)
+                continue
             self.ctx.stats.answers += 1
-            respond(r.node, read.origin, Answer(read.req, r.sm.read(read.key)))
+            respond(r.node, read.origin, Answer(read.req, result))
+
+    @staticmethod
+    def readable(r: Replica, key: str) -> ReadResult | None:
+        """What a read of `key` that leader `r` confirmed answers now; None: it must wait.
+
+        Never a half-applied transaction: while a transaction's intent holds
+        the key, the read waits until the transaction is finished here, then
+        answers from the state then (txn.py).
+        """
+        intents = r.sm.intents
+        if intents and key in intents:
+            return None
+        return r.sm.read(key)
+
+    # ------------------------------------------------------------------ intents (txn.py)
+
+    def _park(self, r: Replica, key: str, req: int, item: Any) -> None:
+        """Hold a confirmed read or a write back until no intent holds `key`."""
+        waiting = r.parked.get(key)
+        if waiting is None:
+            waiting = r.parked[key] = {}
+        held = waiting.get(req)
+        if held is None:
+            self.ctx.stats.intent_waits += 1
+            waiting[req] = (self.env.now, item)
+        else:  # the proxy asked again: keep the first wait's start
+            waiting[req] = (held[0], item)
+
+    def _unpark(self, r: Replica) -> None:
+        """Serve the reads and propose the writes whose key no intent holds any more."""
+        intents = r.sm.intents
+        free = [key for key in r.parked if key not in intents]
+        if not free:
+            return
+        now = self.env.now
+        stats = self.ctx.stats
+        for key in free:
+            waiting = r.parked.pop(key, None)  # a nested call may have taken it
+            if waiting is None:
+                continue
+            for req, (since, item) in waiting.items():
+                stats.intent_blocked_ms += now - since
+                if type(item) is _PendingRead:
+                    result = self.readable(r, key)
+                    if result is None:  # a newer intent, taken meanwhile
+                        self._park(r, key, req, item)
+                        continue
+                    stats.answers += 1
+                    self.ctx.respond(r.node, item.origin, Answer(req, result))
+                else:
+                    origin, msg = item
+                    self.on_forward(origin, r.node, msg)  # may wait again, behind a newer intent
+            if r.role is not Role.LEADER:
+                return  # a proposal found a higher term: the rest were redirected
