@@ -153,6 +153,7 @@ def errorbar_lines(
     hue: str,
     colors: Mapping[str, str] | None = None,
     label_prefix: str = "",
+    linestyle: str = "-",
 ) -> None:
     """One line per `hue` value with 95% CI error bars over seeds."""
     for value, group in summary.groupby(hue, sort=False):
@@ -165,6 +166,7 @@ def errorbar_lines(
             capsize=3,
             label=f"{label_prefix}{value}",
             color=(colors or {}).get(value),
+            linestyle=linestyle,
         )
 
 

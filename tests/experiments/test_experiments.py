@@ -14,7 +14,7 @@ from sim.metrics import METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEPT = {
-    "cap_partition": ["cluster.mode", "faults"],
+    "cap_partition": ["cluster.mode", "workload.routing", "faults"],
     "flash_sale": [
         "cluster.mode",
         "shop.resolver",

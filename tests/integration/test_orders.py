@@ -1,0 +1,185 @@
+"""Orders that commit honestly, and clients that reach the cluster as a shop's would (issue 11).
+
+The first model held stock forever for orders whose record could not be
+written, and tied every client to its home node; each test below pins what
+the saga, atomic commit and routing changed, on the demo's scenario.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import event, given, note, settings
+
+from sim import Scenario, load_scenario, run
+from tests.strategies import scenarios
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = ROOT / "scenarios" / "flash_sale_partition.toml"
+
+
+def reproduce(*overrides: str) -> str:
+    sets = " ".join(f"--set {o}" for o in overrides)
+    return f"python -m sim run {SCENARIO.relative_to(ROOT)} {sets}"
+
+
+def metrics(*overrides: str, check: bool = False) -> dict:
+    return run(load_scenario(SCENARIO, list(overrides)), check=check).metrics
+
+
+def test_strong_sells_what_its_majority_side_can_and_holds_nothing() -> None:
+    how = reproduce("cluster.mode=strong")
+    m = metrics("cluster.mode=strong", check=True)
+    assert (m["held_units"], m["partial_orders"], m["oversell_units"], m["lost_orders"]) == (
+        0,
+        0,
+        0,
+        0,
+    ), how
+    assert m["linearizable"] is True, how
+    assert m["units_acknowledged"] == 100, how  # all the stock, sold by the majority side
+
+
+def test_without_a_commit_protocol_strong_holds_stock_for_orders_never_confirmed() -> None:
+    """The first model, kept as `orders = "none"`: 21 units held for good in the demo."""
+    overrides = ("cluster.mode=strong", "shop.orders=none", "workload.routing=home")
+    m = metrics(*overrides)
+    assert m["held_units"] > 0 and m["partial_orders"] > 0, reproduce(*overrides)
+    assert m["units_acknowledged"] + m["held_units"] <= 100
+
+
+@pytest.mark.parametrize("mode", ["strong", "weak", "eventual"])
+def test_the_saga_compensates_what_it_started_in_every_mode(mode: str) -> None:
+    m = metrics(f"cluster.mode={mode}")
+    assert m["held_units"] == 0 and m["shop"]["sagas_pending"] == 0, reproduce(
+        f"cluster.mode={mode}"
+    )
+    assert m["shop"]["sagas_landed"] == m["shop"]["sagas_started"]
+
+
+def test_a_load_balancer_keeps_strong_mode_serving_through_the_majority_side() -> None:
+    home = metrics("cluster.mode=strong", "workload.routing=home")
+    side = metrics("cluster.mode=strong", "workload.routing=side")
+    anywhere = metrics("cluster.mode=strong", "workload.routing=any")
+    assert anywhere["availability_during_faults"] > home["availability_during_faults"] + 0.1
+    # clients homed on the minority side gain most: they are served on the other side
+    minority = next(s for s in anywhere["availability_by_side"] if s["side"] == [0, 1])
+    alone = next(s for s in home["availability_by_side"] if s["side"] == [0, 1])
+    assert minority["availability"] > alone["availability"]
+    # "side" keeps a client on its own side of the cut: the minority gains nothing
+    stuck = next(s for s in side["availability_by_side"] if s["side"] == [0, 1])
+    assert stuck["availability"] < minority["availability"]
+
+
+def test_eventual_mode_stays_available_with_an_isolated_node_behind_a_load_balancer() -> None:
+    isolated = 'faults=[{kind="isolate",start_ms=5000,end_ms=20000,node=0}]'
+    eventual = metrics("cluster.mode=eventual", isolated)
+    strong = metrics("cluster.mode=strong", isolated)
+    tied = metrics("cluster.mode=eventual", isolated, "workload.routing=home")
+    assert eventual["availability_during_faults"] >= 0.95, reproduce(
+        "cluster.mode=eventual", isolated
+    )
+    assert tied["availability_during_faults"] < eventual["availability_during_faults"] - 0.1
+    # Tied to its home node, eventual mode served no better than strong (issue 11: 0.803
+    # against 0.810); behind a load balancer strong mode routes around the node too.
+    assert strong["availability_during_faults"] >= 0.95
+
+
+def test_the_saga_holds_no_stock_after_the_settle_under_generated_faults() -> None:
+    """Every mode, every fault schedule: what a saga held is confirmed or released by the end.
+
+    In strong and eventual mode the saga does it (a compensation is never lost:
+    a global check, or a merge where a release beats a hold); weak mode's
+    last-writer-wins can discard one, so there the cart hold's lapse is the
+    backstop, and the hold is set to lapse within the settle.
+    """
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=2 * settings().max_examples)
+    @given(
+        scenarios(
+            modes=("strong", "weak", "eventual"),
+            fault_kinds=("partition", "one-way", "isolate", "crash"),
+            loss=True,
+        )
+    )
+    def holds(scenario: Scenario) -> None:
+        if scenario.cluster.mode == "weak":
+            # Last-writer-wins may discard a compensation written during traffic;
+            # weak mode relies on the cart hold lapsing (within the settle here).
+            scenario = scenario.with_overrides({"shop.hold_ms": scenario.settle_ms / 2})
+        note(f"seed={scenario.seed}: Scenario.from_dict({scenario.to_dict()!r})")
+        m = run(scenario).metrics
+        note(f"held={m['held_units']} shop={m['shop']}")
+        assert m["held_units"] == 0
+        assert m["shop"]["sagas_pending"] == 0
+        compensated = m["shop"]["sagas_started"] > 0
+        seen["a saga was compensated or finished in the background"] += compensated
+        seen["orders succeeded during a fault"] += m["ok_during_faults"] > 0
+        event(f"background sagas: {'yes' if compensated else 'no'}")
+
+    holds()
+    for case in (
+        "a saga was compensated or finished in the background",
+        "orders succeeded during a fault",
+    ):
+        assert seen[case] > 0, f"no example reached: {case} ({dict(seen)})"
+
+
+def test_two_phase_commit_never_shows_half_an_order() -> None:
+    """2pc in strong mode: every order is one transaction; no read sees an aborted one."""
+    overrides = ("cluster.mode=strong", "shop.orders=2pc")
+    result = run(load_scenario(SCENARIO, list(overrides)), check=True)
+    m = result.metrics
+    how = reproduce(*overrides)
+    assert m["linearizable"] is True, how
+    assert (m["held_units"], m["partial_orders"], m["oversell_units"], m["lost_orders"]) == (
+        0,
+        0,
+        0,
+        0,
+    ), how
+    assert m["mode"]["txn_committed"] > 0 and m["mode"]["txn_aborted"] > 0, how
+    # Each order's reservation and record are one txn; a product row read never shows
+    # a reservation written by a transaction that failed (it would be half an order).
+    written: dict[str, str] = {}  # product value tag -> the txn's outcome
+    txns = [op for op in result.history if op.f == "txn"]
+    invoked = {}
+    for op in txns:
+        if op.type == "invoke":
+            invoked[op.process] = op
+        else:
+            micro = invoked.pop(op.process).value
+            assert sorted(k.split(":")[0] for _f, k, _v in micro) == ["order", "product"]
+            for _f, key, value in micro:
+                if key.startswith("product:"):
+                    written[value[1] if isinstance(value, list) else value] = op.type
+    reads = [op for op in result.history if op.f == "read" and op.type == "ok"]
+    seen = {op.value for op in reads if op.key.startswith("product:") and op.value in written}
+    assert seen and all(written[tag] != "fail" for tag in seen), how
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("shop.orders=3pc", "shop.orders: unknown '3pc' (allowed: saga, 2pc, none)"),
+        ("cluster.orders=2pc", "cluster.orders: '2pc' needs a mode that commits across shards"),
+        (
+            "workload.routing=nearest",
+            "workload.routing: unknown 'nearest' (allowed: home, side, any)",
+        ),
+        ("workload.hold_ms=-5", "workload.hold_ms: must be > 0.0 (got -5)"),
+    ],
+)
+def test_bad_order_and_routing_settings_are_one_line_errors(
+    override: str, message: str, capsys
+) -> None:
+    from sim.cli import main
+
+    code = main(["run", str(SCENARIO), "--set", "cluster.mode=weak", "--set", override])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"capsim: {message}"), err
+    assert err.count("\n") == 1

@@ -1,0 +1,90 @@
+"""Stale reads by write identity: a read must reflect every write acknowledged before it began."""
+
+from __future__ import annotations
+
+from sim.history import INVOKE, OK, History, Op, pair_ops
+from sim.metrics.staleness import stale_reads
+
+
+def history(events: list[tuple], lineage: dict[str, tuple[float, tuple[str, ...]]]) -> History:
+    """events: (process, f, key, value-or-tags, invoke, complete)."""
+    h = History()
+    for process, f, key, value, start, end in sorted(events, key=lambda e: e[4]):
+        h.append(Op(process, INVOKE, f, key, value if f != "read" else None, start))
+        h.append(Op(process, OK, f, key, value, end))
+    h.ops.sort(key=lambda op: op.time)
+    h.lineage.update(lineage)
+    return h
+
+
+def share(h: History) -> float | None:
+    return stale_reads(pair_ops(h.ops, {"read", "write", "cas"}), h.lineage)
+
+
+def test_a_read_of_a_value_descending_from_every_acknowledged_write_is_fresh() -> None:
+    h = history(
+        [
+            ("loader", "write", "k", "a", 0.0, 0.0),
+            (1, "cas", "k", ["a", "b"], 1.0, 2.0),
+            (2, "cas", "k", ["b", "c"], 3.0, 4.0),
+            (3, "read", "k", "c", 5.0, 6.0),
+        ],
+        {"b": (1.0, ("a",)), "c": (3.0, ("b",))},
+    )
+    assert share(h) == 0.0
+
+
+def test_a_write_last_writer_wins_discarded_is_missed_by_every_later_read() -> None:
+    # b and c both descend from a; c wins, b is in no later value's lineage
+    h = history(
+        [
+            ("loader", "write", "k", "a", 0.0, 0.0),
+            (1, "cas", "k", ["a", "b"], 1.0, 2.0),
+            (2, "cas", "k", ["a", "c"], 1.5, 2.5),
+            (3, "cas", "k", ["c", "d"], 3.0, 4.0),
+            (4, "read", "k", "d", 5.0, 6.0),
+            (5, "read", "k", "d", 7.0, 8.0),
+        ],
+        {"b": (1.0, ("a",)), "c": (1.5, ("a",)), "d": (3.0, ("c",))},
+    )
+    assert share(h) == 1.0
+
+
+def test_a_read_of_siblings_or_of_their_merge_reflects_both() -> None:
+    lineage = {"b": (1.0, ("a",)), "c": (1.5, ("a",)), "m:1": (3.0, ("b", "c"))}
+    events = [
+        ("loader", "write", "k", "a", 0.0, 0.0),
+        (1, "cas", "k", ["a", "b"], 1.0, 2.0),
+        (2, "cas", "k", ["a", "c"], 1.5, 2.5),
+    ]
+    assert share(history([*events, (3, "read", "k", ["b", "c"], 5.0, 6.0)], lineage)) == 0.0
+    merged = [*events, (3, "write", "k", "m:1", 3.0, 3.5), (4, "read", "k", "m:1", 5.0, 6.0)]
+    assert share(history(merged, lineage)) == 0.0
+    assert share(history([*events, (3, "read", "k", "b", 5.0, 6.0)], lineage)) == 1.0
+
+
+def test_a_blind_write_reflects_what_was_acknowledged_before_it_began() -> None:
+    h = history(
+        [
+            (1, "write", "k", "x", 0.0, 1.0),
+            (2, "write", "k", "y", 2.0, 3.0),  # began after x was acknowledged: overwrites it
+            (3, "read", "k", "y", 4.0, 5.0),
+            (4, "write", "k", "z", 6.0, 9.0),
+            (5, "write", "k", "w", 7.0, 8.0),  # concurrent with z: does not reflect it
+            (6, "read", "k", "w", 10.0, 11.0),
+        ],
+        {},
+    )
+    assert share(h) == 0.5
+
+
+def test_only_writes_acknowledged_before_the_read_began_count() -> None:
+    h = history(
+        [
+            ("loader", "write", "k", "a", 0.0, 0.0),
+            (1, "cas", "k", ["a", "b"], 1.0, 10.0),
+            (2, "read", "k", "a", 5.0, 6.0),  # b not yet acknowledged: fresh
+        ],
+        {"b": (1.0, ("a",))},
+    )
+    assert share(h) == 0.0
