@@ -199,7 +199,10 @@ class StoreClient:
                         self._arm(deadline)
                 result = yield pending
                 self._current = None
-            if router is None or result.status is _OK or result.status not in _NODE_FAILED:
+            if router is None:
+                break
+            if result.status not in _NODE_FAILED:
+                router.served(node)
                 break
             router.failed(node)
             if result.status is Status.TIMEOUT or result.error not in _RETRY:

@@ -12,9 +12,11 @@
 A client keeps the node it last used while that node serves it, starting at
 its home node, so that without faults every policy behaves as `home`. A node
 that answered a request with a certain failure (down, unavailable) or let it
-time out is ejected for `eject_ms` (outlier ejection, as load balancers do);
-the client then moves, to its home node if usable, else to a usable node
-drawn from the run's "routing" stream. A request that failed for certain is
+time out is ejected (outlier ejection, as load balancers do): for `eject_ms`,
+doubled at each ejection in a row, up to MAX_EJECTIONS doublings; a success
+resets it (Envoy's base ejection time grows the same way). The client then
+moves, to its home node if usable, else to a usable node drawn from the run's
+"routing" stream. A request that failed for certain is
 retried on another node within its deadline; one whose outcome is unknown is
 not re-sent (its write might still land).
 """
@@ -27,6 +29,8 @@ from sim.engine.kernel import Engine
 from sim.engine.network import LinkState
 
 POLICIES = ("home", "side", "any")
+MAX_EJECTIONS = 5
+"""Doublings of the ejection time at most (a node failing every time is avoided for 32 x)."""
 
 
 class Router:
@@ -57,6 +61,7 @@ class Router:
         self.eject_ms = eject_ms
         self.rng = rng
         self.ejected_until = [float("-inf")] * nodes
+        self.ejections = [0] * nodes  # ejections in a row, since the node last served
         self.moves = 0
 
     def usable(self, node: int, home: int) -> bool:
@@ -80,4 +85,10 @@ class Router:
     def failed(self, node: int) -> None:
         """`node` failed a request (certainly, or by letting it time out): avoid it a while."""
         if self.policy != "home":
-            self.ejected_until[node] = self.env.now + self.eject_ms
+            doublings = min(self.ejections[node], MAX_EJECTIONS)
+            self.ejections[node] += 1
+            self.ejected_until[node] = self.env.now + self.eject_ms * 2**doublings
+
+    def served(self, node: int) -> None:
+        """`node` answered a request: its ejections start over."""
+        self.ejections[node] = 0

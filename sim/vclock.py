@@ -1,11 +1,14 @@
 """Vector clocks and sibling sets: how eventual mode tells causal order from conflict (Dynamo §4.4).
 
-A `VClock` maps a node to (counter, timestamp_ms): the counter orders the
-node's writes, the timestamp (simulated time of the node's last increment)
-only serves pruning. Order is decided by counters alone. A replica keeps the
-maximal antichain of the versions it has seen (`add_version`): a version no
-other version descends. A read returns all of them plus their merged context,
-and the client's resolver writes one version back that descends them all.
+A `VClock` maps an actor to (counter, timestamp_ms): the counter orders the
+actor's writes, the timestamp (simulated time of the actor's last increment)
+only serves pruning. Order is decided by counters alone. An actor is a node id,
+or, once the node has lost its data, a new id of that node (`actor_id`): an
+actor must never issue a counter without holding its earlier versions. A
+replica keeps the maximal antichain of the versions it has seen
+(`add_version`): a version no other version descends. A read returns all of
+them plus their merged context, and the client's resolver writes one version
+back that descends them all.
 """
 
 from __future__ import annotations
@@ -17,7 +20,38 @@ from enum import Enum
 from typing import Any
 
 Entry = tuple[int, int, float]
-"""(node, counter, timestamp_ms) of one vector-clock entry."""
+"""(actor, counter, timestamp_ms) of one vector-clock entry."""
+
+INCARNATION_SHIFT = 32
+"""Actor ids keep the node id in their low 32 bits and the incarnation above them."""
+
+_FIRST_NEW_ID = 1 << INCARNATION_SHIFT
+
+
+def actor_id(node: int, incarnation: int) -> int:
+    """The actor id of `node` after it lost its data `incarnation` times.
+
+    Incarnation 0 is the node id itself, so runs without data loss keep the
+    clocks they always had. A later incarnation sets bits above any node id, so
+    it is nobody's earlier id: its counters start afresh, and no context built
+    from the node's earlier dots can cover its dots (Riak gives a vnode that
+    lost its data a new actor id for the same reason).
+
+    Raises:
+        ValueError: a node outside 0..2**32-1 or a negative incarnation.
+    """
+    if not 0 <= node < _FIRST_NEW_ID:
+        raise ValueError(f"node must be in 0..{_FIRST_NEW_ID - 1} (got {node})")
+    if incarnation < 0:
+        raise ValueError(f"incarnation must be >= 0 (got {incarnation})")
+    return incarnation << INCARNATION_SHIFT | node
+
+
+def actor_name(actor: int) -> str:
+    """An actor as written in JSON: "3" for node 3, "3:1" for its first new id after data loss."""
+    if actor < _FIRST_NEW_ID:
+        return str(actor)
+    return f"{actor & (_FIRST_NEW_ID - 1)}:{actor >> INCARNATION_SHIFT}"
 
 
 class Order(Enum):
@@ -38,10 +72,11 @@ CONCURRENT = Order.CONCURRENT
 class VClock:
     """An immutable, hashable vector clock.
 
-    Internally a tuple of (node, counter, timestamp_ms) triples sorted by node
-    (equality and hash are the tuple's, timestamps included) plus a dict
-    node -> triple for compare, descends and merge. Equality is full value
-    equality; `compare` returns EQUAL whenever the counters agree.
+    Internally a tuple of (actor, counter, timestamp_ms) triples sorted by
+    actor (equality and hash are the tuple's, timestamps included) plus a dict
+    actor -> triple for compare, descends and merge. Equality is full value
+    equality; `compare` returns EQUAL whenever the counters agree. The methods
+    call an actor `node`: without data loss it is one.
 
     Args:
         entries: (node, counter, timestamp_ms) triples, distinct nodes, counters >= 1.
@@ -116,15 +151,17 @@ class VClock:
         return 0 if e is None else e[1]
 
     def to_json(self) -> dict[str, int]:
-        """{node id as str: counter}, in node order (timestamps left out).
+        """{actor_name(actor): counter}, in actor order (timestamps left out).
 
-        Computed once per clock and shared: a history records the same clock
-        for many reads, so its ops share one dict. Callers must not mutate it.
+        A node's own id is written "3", its id after a data loss "3:1"
+        (`actor_name`). Computed once per clock and shared: a history records
+        the same clock for many reads, so its ops share one dict. Callers must
+        not mutate it.
         """
         try:
             return self._json
         except AttributeError:  # first call: the slot is still empty
-            _set_json(self, {str(n): c for n, c, _ in self._entries})
+            _set_json(self, {actor_name(n): c for n, c, _ in self._entries})
             return self._json
 
     # ------------------------------------------------------------------ new clocks
@@ -248,7 +285,7 @@ def _make(entries: tuple[Entry, ...], by_node: dict[int, Entry]) -> VClock:
 
 
 Dot = tuple[int, int]
-"""A write's own event: (coordinating node, that node's counter for the key)."""
+"""A write's own event: (the coordinator's actor id, that actor's counter for the key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,11 +297,14 @@ class Versioned:
     the same node from the same context get dots (n, 5) and (n, 6); with plain
     clocks the second would descend the first and silently replace it (the
     lost update of Riak's vnode clocks), here neither context covers the
-    other's dot, so both are kept as siblings.
+    other's dot, so both are kept as siblings. It holds while an actor's
+    version never travels without that actor's earlier versions its context
+    does not cover; a node that lost them (a crash without durable storage)
+    must issue its next dots as a new actor (`actor_id`).
 
     Attributes:
         context: the merged clock of the versions the writer read.
-        dot: (node, counter) of this write; None for data loaded before the run.
+        dot: (actor, counter) of this write; None for data loaded before the run.
         value: the value (immutable, shared between replicas and messages).
         timestamp_ms: the coordinator's wall clock at the write (for lww resolvers).
         clock: the version's whole causal history: context plus dot.

@@ -413,3 +413,89 @@ def sibling_rows(draw: st.DrawFn, base: ProductRow, max_rows: int = 4) -> list[P
             dataclasses.replace(base, tag=f"w{r}", written_ms=float(r), reservations=tuple(chosen))
         )
     return rows
+
+
+# --------------------------------------------------------------------------- volatile crashes
+
+
+@st.composite
+def crash_windows(
+    draw: st.DrawFn, nodes: int, quiet_ms: float, max_crashes: int = 2
+) -> tuple[Fault, ...]:
+    """1..max_crashes crashes that never overlap, in time order, the first in [100, 1000] ms.
+
+    A node's next crash may follow its last one closely; between crashes of two
+    different nodes `quiet_ms` pass at least (the caller keeps cuts out of that
+    time), so that what only one node held has been copied again before the
+    next node loses its data.
+    """
+    out: list[Fault] = []
+    start = float(draw(st.integers(100, 1000)))
+    for _ in range(draw(st.integers(1, max_crashes))):
+        node = draw(st.integers(0, nodes - 1))
+        if out:
+            last = out[-1]
+            gap = draw(st.integers(100, 500))
+            start = last.end_ms + (gap if node == last.node else quiet_ms + gap)
+        end = start + draw(st.integers(100, 400))
+        out.append(fault("crash", start_ms=start, end_ms=end, node=node))
+    return tuple(out)
+
+
+def quiet_spans(crashes: tuple[Fault, ...]) -> list[tuple[float, float]]:
+    """The times between consecutive crashes of different nodes (no cut may be active then)."""
+    return [
+        (crashes[i - 1].end_ms, crashes[i].start_ms)
+        for i in range(1, len(crashes))
+        if crashes[i - 1].node != crashes[i].node
+    ]
+
+
+@st.composite
+def volatile_crash_scenarios(
+    draw: st.DrawFn, max_nodes: int = 5, max_customers: int = 40, max_crashes: int = 2
+) -> Scenario:
+    """A flash sale in eventual mode whose nodes lose their data when they crash.
+
+    `scenarios` with `cluster.durable = false`, merge-orders, N and W at least
+    2 and a strict quorum, so that an acknowledged write is on two nodes that
+    keep it until they crash (with a sloppy quorum a stand-in's hint for a
+    replica that also acked is dropped once handed off, leaving one copy);
+    crashes from `crash_windows`; the cuts `scenarios` drew (partition,
+    one-way, isolate), each kept or not, never active between crashes of
+    different nodes. At most one node is without its data at a time, so a lost
+    order is the store's doing, not the schedule's. Anti-entropy runs every 200
+    or 1000 ms (the slower, the longer a restarted node serves a partial
+    state); the quiet time and the settle time grow with it. Orders reserve,
+    then record (`shop.orders = "none"`): what is tested is the store, and a
+    saga's background steps may still be writing when the run ends.
+    """
+    base = draw(
+        scenarios(
+            modes=("eventual",), max_nodes=max_nodes, max_customers=max_customers, sloppy=False
+        )
+    )
+    nodes = base.cluster.nodes
+    replication = max(2, base.cluster.replication)
+    anti_entropy_ms = draw(st.sampled_from((200.0, 1000.0)))
+    resync_ms = nodes * anti_entropy_ms + 500.0
+    crashes = draw(crash_windows(nodes, resync_ms, max_crashes))
+    spans = quiet_spans(crashes)
+    cuts = [
+        f
+        for f in base.faults
+        if draw(st.booleans())
+        and not any(f.start_ms < end and start < f.end_ms for start, end in spans)
+    ]
+    faults = sorted([*cuts, *crashes], key=lambda f: f.start_ms)
+    return base.with_overrides(
+        {
+            "cluster.durable": False,
+            "cluster.replication": replication,
+            "shop.orders": "none",
+            "cluster.eventual.write_quorum": draw(st.integers(2, replication)),
+            "cluster.eventual.anti_entropy_ms": anti_entropy_ms,
+            "faults": [f.to_dict() for f in faults],
+            "settle_ms": 3000.0 + 4 * anti_entropy_ms,
+        }
+    )

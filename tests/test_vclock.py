@@ -16,6 +16,8 @@ from sim.vclock import (
     Order,
     VClock,
     Versioned,
+    actor_id,
+    actor_name,
     add_version,
     merge_siblings,
     merged_context,
@@ -122,6 +124,24 @@ def test_prune_drops_oldest_and_can_protect_the_writer() -> None:
     assert a.prune(1, keep=3)[0].entries == ((3, 1, 1.0),)
     with pytest.raises(ValueError):
         a.prune(-1)
+
+
+def test_an_actor_is_the_node_id_until_data_loss_then_a_new_id_written_node_colon_n() -> None:
+    assert actor_id(3, 0) == 3 and actor_name(3) == "3"
+    assert actor_name(actor_id(3, 1)) == "3:1" and actor_name(actor_id(0, 2)) == "0:2"
+    assert VClock.from_counters({actor_id(0, 1): 1, 0: 2}).to_json() == {"0": 2, "0:1": 1}
+    for node, incarnation in ((-1, 0), (2**32, 0), (0, -1)):
+        with pytest.raises(ValueError):
+            actor_id(node, incarnation)
+
+
+@given(
+    a=st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 9)),
+    b=st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 9)),
+)
+def test_each_node_and_incarnation_has_its_own_actor_id_and_name(a, b) -> None:
+    assert (actor_id(*a) == actor_id(*b)) == (a == b)
+    assert (actor_name(actor_id(*a)) == actor_name(actor_id(*b))) == (a == b)
 
 
 # --------------------------------------------------------------------------- laws

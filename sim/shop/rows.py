@@ -36,7 +36,8 @@ class Updated:
     """How an update ended: OK (written or already done), CONFLICT (impossible), FAIL, TIMEOUT.
 
     `row` and `version` are what the store holds after an OK write (the row
-    written, the version the store gave it); `retries` counts version conflicts.
+    written, the version the store gave it); `retries` counts version conflicts;
+    `wrote` says whether OK came from a write (else the row already held the change).
     """
 
     status: Status
@@ -44,6 +45,7 @@ class Updated:
     version: Version = None
     retries: int = 0
     error: str | None = None
+    wrote: bool = False
 
 
 def write_back(
@@ -130,7 +132,7 @@ class Updater:
                 key, new, deadline, context=version, conditional=True, expected=row
             )
             if write.status is Status.OK:
-                return Updated(Status.OK, new, write.version, conflicts)
+                return Updated(Status.OK, new, write.version, conflicts, wrote=True)
             if write.status is not Status.CONFLICT:
                 return Updated(write.status, retries=conflicts, error=write.error)
             if conflicts >= limit:

@@ -11,6 +11,10 @@ retried after a back-off. Every step is idempotent (releasing a released hold,
 cancelling a cancelled record, writes nothing), so a retry after an unknown
 outcome is safe.
 
+A saga leaves the log only when a round finds its changes in place, so a write
+is read back once: last-writer-wins (weak mode) may discard a compensation
+written during traffic, and the saga then writes it again.
+
 The log of a node is durable state when the cluster is durable: a node that
 crashes resumes its sagas when it restarts. Without durability a crash loses
 them; a hold then lapses after `hold_ms` and the next writer of the row
@@ -41,13 +45,14 @@ MAX_PAUSE_MS = 1_000.0
 class _Saga:
     """One unfinished order: what is left to do."""
 
-    __slots__ = ("abort", "order", "recorded", "released")
+    __slots__ = ("abort", "order", "recorded", "row_done", "wrote")
 
     def __init__(self, order: Order, abort: bool, recorded: bool) -> None:
         self.order = order
         self.abort = abort  # else: finish (confirm)
         self.recorded = recorded  # a record write was attempted: cancel it on abort
-        self.released = False  # the product row's part has landed
+        self.row_done = False  # a read found the product row's part in place
+        self.wrote = False  # this round wrote something: read it back next round
 
 
 class Sagas:
@@ -134,32 +139,38 @@ class Sagas:
             self.working[home] = False
 
     def _round(self, client: StoreClient, log: dict[str, _Saga]) -> Proc:
-        """One pass over the log; True if every saga in it landed."""
+        """One pass over the log; True if every saga in it landed.
+
+        A saga leaves the log once a round finds all its changes already in
+        place (nothing to write): a write is read back in the next round, so
+        that one last-writer-wins discarded (weak mode) is made again.
+        """
         deadline = self.env.now + self.timeout_ms
         by_product: dict[str, list[_Saga]] = {}
         for saga in log.values():
-            if not saga.released:
+            saga.wrote = False
+            if not saga.row_done:
                 by_product.setdefault(saga.order.product_key, []).append(saga)
         everything = True
         for key in sorted(by_product):
             sagas = sorted(by_product[key], key=lambda s: s.order.order_id)
             done = yield from self.updater.update(client, key, self._batch(sagas), deadline)
-            if done.status is Status.OK:
-                for saga in sagas:
-                    saga.released = True
-            else:
+            if done.status is not Status.OK:
                 everything = False
-        for order_id, saga in sorted(log.items()):
-            if not saga.released:
                 continue
+            for saga in sagas:
+                saga.wrote = done.wrote
+                saga.row_done = not done.wrote
+        for order_id, saga in sorted(log.items()):
             if saga.abort and saga.recorded:
                 step = self.steps.record(saga.order, CANCELLED)
                 done = yield from self.updater.update(client, saga.order.record_key, step, deadline)
                 if done.status not in (Status.OK, Status.CONFLICT):  # CONFLICT: no such user
                     everything = False
                     continue
-            del log[order_id]
-            self.landed += 1
+                saga.wrote = saga.wrote or done.wrote
+            if saga.row_done and not saga.wrote and log.pop(order_id, None) is not None:
+                self.landed += 1  # (a crash without durability may have emptied the log)
         return everything
 
     def _batch(self, sagas: list[_Saga]) -> Callable[[Any], Any]:

@@ -116,9 +116,7 @@ def test_crash_and_restart_with_durable_data_loses_nothing(routing: str) -> None
     result = run(
         Scenario(
             cluster=ClusterConfig(mode="eventual"),
-            workload=WorkloadConfig(
-                customers=60, stock=10, arrival_mean_ms=20.0, routing=routing
-            ),
+            workload=WorkloadConfig(customers=60, stock=10, arrival_mean_ms=20.0, routing=routing),
             faults=(crash,),
             duration_ms=2000.0,
             settle_ms=2000.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sim.faults.partition import partition_cut
 from sim.modes.base import Status
 from sim.modes.eventual import EventualMode
+from sim.vclock import actor_id, merged_context
 from tests.modes.conftest import build_world, make_mode
 
 
@@ -84,11 +85,24 @@ def test_strict_quorum_is_unavailable_without_enough_replicas() -> None:
     replicas = world.ring.preference_list(key, 3)
     home = next(n for n in range(5) if n not in replicas)
     world.links.add_cut(partition_cut([[home]], 5, rest_is_bridge=False))
-    box: list = []
-    mode.read(home, key, box.append)
-    mode.write(home, key, "x", None, False, box.append)
+    reads: list = []
+    writes: list = []
+    mode.read(home, key, reads.append)
+    mode.write(home, key, "x", None, False, writes.append)
     world.env.run(until=2000)
-    assert box == []  # no answer: the client's deadline makes these `info`
+    # A read that nobody can answer fails for certain (it changed nothing), so a
+    # client may try another node; a write may have landed somewhere: no answer,
+    # and the client's deadline makes it `info`.
+    assert [(r.status, r.error) for r in reads] == [(Status.FAIL, "unavailable")]
+    assert writes == []
+
+
+def test_a_strict_quorum_read_waits_for_replies_slower_than_the_peer_time_out() -> None:
+    world = build_world(nodes=5, latency_ms=60.0)  # every reply after peer_timeout_ms (50)
+    mode = eventual(world, sloppy_quorum=False)
+    mode.load("k", "v0")
+    home = next(n for n in range(5) if n not in world.ring.preference_list("k", 3))
+    assert read_now(world, mode, home, "k", 1000).siblings == ("v0",)
 
 
 def test_read_repair_fixes_a_stale_replica() -> None:
@@ -196,3 +210,61 @@ def test_reads_time_out_on_time_and_stay_in_due_order_when_sent_to_stand_ins() -
         # asked; later ones skip the suspected replicas at once
         assert at - t <= timeout + timeout / 2 + 10.0
     assert reads == {}  # nothing left behind
+
+
+def test_after_a_volatile_restart_the_node_writes_as_a_new_actor() -> None:
+    """Its next dot is covered by no context built from its old dots, and covers none of them.
+
+    Keeping its actor, node 0 would issue (0, 3) after (0, 1) and (0, 2): a
+    reader that saw only (0, 3) would get a context covering the old dots, which
+    still live on nodes 1 and 2, and drop them unseen.
+    """
+    world = build_world(nodes=3)
+    mode = eventual(world, durable=False, replication=3, read_quorum=1, write_quorum=2)
+    mode.load("k", "v0")
+    for value in ("a", "b"):
+        ctx = read_now(world, mode, 0, "k", world.env.now + 50).version
+        mode.write(0, "k", value, ctx, False, lambda r: None)
+        world.env.run(until=world.env.now + 50)
+    old = mode.storage[1].data["k"]
+    old_context = merged_context(old)
+    assert [v.dot for v in old] == [(0, 2)] and old_context.counter(0) == 2
+    mode.crash(0)
+    mode.restart(0)
+    assert mode.storage[0].data == {}
+    mode.write(0, "k", "c", None, False, lambda r: None)  # it read nothing: its copy is gone
+    world.env.run(until=world.env.now + 50)
+    (new,) = (v for v in mode.storage[0].data["k"] if v.value == "c")
+    actor, counter = new.dot
+    assert actor == actor_id(0, 1) and counter == 1
+    assert old_context.counter(actor) < counter  # no old context covers the new dot
+    assert all(new.clock.counter(v.dot[0]) < v.dot[1] for v in old)  # it covers no old dot
+    assert new.clock.to_json() == {"0:1": 1}
+    assert sorted(v.value for v in mode.storage[1].data["k"]) == ["b", "c"]  # siblings
+
+
+def test_a_durable_restart_keeps_the_actor() -> None:
+    world = build_world(nodes=3)
+    mode = eventual(world, durable=True)
+    mode.crash(0)
+    mode.restart(0)
+    assert mode.storage[0].actor == 0
+
+
+def test_a_writes_answer_never_claims_a_concurrent_version_through_the_same_node() -> None:
+    """Two writes through one node from one context are siblings; writing on from the
+    second's answer must not drop the first (the clock {node: 2} would claim dot 1)."""
+    world = build_world()
+    mode = eventual(world)
+    mode.load("k", "v0")
+    first = read_now(world, mode, 0, "k", 50)
+    a: list = []
+    b: list = []
+    mode.write(1, "k", "A", first.version, False, a.append)
+    mode.write(1, "k", "B", first.version, False, b.append)
+    world.env.run(until=100)
+    assert sorted(read_now(world, mode, 2, "k", 150).siblings) == ["A", "B"]
+    mode.write(1, "k", "B2", b[0].version, False, [].append)
+    world.env.run(until=200)
+    after = read_now(world, mode, 3, "k", 250).siblings
+    assert "A" in after and "B2" in after  # B2 may stand beside B: safe, never A dropped

@@ -3,10 +3,12 @@
 The pieces, one module each: `storage` (sibling sets and Merkle digests per
 node), `coordinator` (N/R/W quorums, sloppy quorum, read repair, the failure
 detector), `handoff` (hinted handoff), `antientropy` (Merkle-tree sync).
-Versions are vector clocks. A write's `context` is the merged clock of the
-read it follows: the new version descends every sibling the client saw, so
-writing a resolver's merge back collapses them. A conditional write first
-checks, on a read quorum, that the merged clock still equals the context.
+Versions are dotted vector clocks whose actors are nodes, a node taking a new
+actor id when it restarts without its data. A write's `context` is the merged
+clock of the read it follows: the new version descends every sibling the
+client saw, so writing a resolver's merge back collapses them. A conditional
+write first checks, on a read quorum, that the merged clock still equals the
+context.
 Conflicts are not settled here: reads return every causally-latest sibling
 and the client's resolver merges them (DESIGN.md, "Client-side resolvers").
 """
@@ -70,7 +72,7 @@ class EventualMode(LocalLocks):
         self.n = world.replication
         self.durable = world.durable
         self.dirty: set[str] = set()
-        self.storage = [NodeStorage(self.dirty) for _ in range(world.nodes)]
+        self.storage = [NodeStorage(node, self.dirty) for node in range(world.nodes)]
         self.locks = [LeaseLocks() for _ in range(world.nodes)]
         self.coordinators = Coordinators(world, self.storage, settings)
         self.handoff = HintedHandoff(world, self.storage, settings.handoff_ms)
@@ -101,11 +103,15 @@ class EventualMode(LocalLocks):
     # ------------------------------------------------------------------ faults
 
     def crash(self, node: int) -> None:
-        """Requests in flight, suspicions and locks are lost; data too unless durable."""
+        """Requests in flight, suspicions and locks are lost; data too unless durable.
+
+        A node that lost its data writes on as a new actor (`NodeStorage.reincarnate`).
+        """
         self.coordinators.crash(node)
         self.locks[node].clear()
         if not self.durable:
             self.storage[node].wipe()
+            self.storage[node].reincarnate()
 
     def restart(self, node: int) -> None:
         """Nothing to replay: anti-entropy and handoff bring the node up to date."""
@@ -144,7 +150,11 @@ class EventualMode(LocalLocks):
         return KeyState(tuple(v.value for v in merged), agree, len(states))
 
     def export_version(self, version: Version) -> Any:
-        """A vector clock as {node: counter} (compared entry by entry)."""
+        """A vector clock as {actor: counter} (compared entry by entry; `VClock.to_json`).
+
+        An actor is written as its node id, "3", or after the node's n-th
+        restart without its data as "3:n".
+        """
         return None if version is None else version.to_json()
 
     def stats(self) -> dict[str, Any]:

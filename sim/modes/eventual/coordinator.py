@@ -11,10 +11,11 @@ sloppy quorum the request goes on to the next node of the walk.
 A read answers the client once R replicas replied, with every causally-latest
 sibling and their merged clock as context; it keeps collecting the other
 replies and then sends each out-of-date replica the merged set (read repair).
-A write makes a new clock, the read's context advanced at the coordinator,
-stores it on the targets and answers after W acks. A conditional write (occ)
-first reads a quorum and goes ahead only if its merged clock still equals the
-context: a check on one quorum, not a global one.
+A write makes a new clock, the read's context advanced at the coordinator's
+actor (its node id; a new id once it has lost its data), stores it on the
+targets and answers after W acks. A conditional write (occ) first reads a
+quorum and goes ahead only if its merged clock still equals the context: a
+check on one quorum, not a global one.
 """
 
 from __future__ import annotations
@@ -42,8 +43,30 @@ SUSPECT_MS = 1000.0
 EXPIRE_ROUNDS = 40
 """A coordinator forgets a write after this many peer time-outs (late acks then ignored)."""
 
+UNAVAILABLE_ROUNDS = 4
+"""A read still short of R replies after this many peer time-outs with nobody new to ask
+answers "unavailable": certain, since a read changes nothing (and the client's router
+may then try another node). Until then late replies may still complete it."""
+
+_UNAVAILABLE = ReadResult(Status.FAIL, error="unavailable")
+_WRITE_UNAVAILABLE = WriteResult(Status.FAIL, error="unavailable")
+
 SWEEPS_PER_TIMEOUT = 2
 """How often per peer time-out the coordinators look for requests that timed out."""
+
+
+def _answer_context(version: Versioned, base: VClock, gap: bool) -> VClock:
+    """The context a write answers its client with: what a write made from it may cover.
+
+    The version's clock (its context and its dot) covers, as a version vector,
+    every earlier dot of its actor. When the actor issued another dot for the key
+    that this write's context did not cover (a concurrent write through the same
+    node: a gap), that clock would claim the concurrent version too, and a write
+    on it would silently drop it (a lost order). Then the answer is the context
+    the write was made from: a write on it is its sibling, or (conditional) a
+    conflict that makes the client read again.
+    """
+    return base if gap else version.clock
 
 
 class _Read:
@@ -53,12 +76,14 @@ class _Read:
         "check_at",
         "done",
         "expected",
+        "failure",
         "key",
         "merged",
         "need",
         "on_quorum",
         "replies",
         "reply",
+        "rounds",
         "targets",
     )
 
@@ -69,6 +94,8 @@ class _Read:
         self.need = need
         self.on_quorum = on_quorum  # what to do at the quorum: a conditional write's check...
         self.reply = reply  # ...or answer a client's read
+        self.failure: tuple[Reply, Any] | None = None  # whom to tell "unavailable", and how
+        self.rounds = 0  # time-outs passed with nobody new to ask
         self.replies: dict[int, Siblings] = {}
         self.merged: Siblings = ()
         self.done = False
@@ -83,6 +110,7 @@ class _Write:
     __slots__ = (
         "acked",
         "check_at",
+        "context",
         "done",
         "expire_at",
         "key",
@@ -217,6 +245,7 @@ class Coordinators:
         key: str,
         reply: Reply | None,
         on_quorum: Callable[[Siblings], None] | None = None,
+        failed: Reply | None = None,
     ) -> None:
         """Quorum read: at R replies answer `reply` with ReadResult(OK, values, merged clock).
 
@@ -225,6 +254,8 @@ class Coordinators:
         """
         req = next(self._ids)
         op = _Read(key, self.r, on_quorum, reply)
+        if failed is not None:  # a conditional write's check: no quorum, no write
+            op.failure = (failed, _WRITE_UNAVAILABLE)
         self.reads[coord][req] = op
         self._dispatch_read(coord, req, op, self._first_targets(coord, key))
 
@@ -293,16 +324,33 @@ class Coordinators:
         late = [n for n in op.targets if n not in op.replies]
         for node in late:
             self.suspected[coord][node] = self.env.now + SUSPECT_MS
-        if op.done or not self.sloppy or not late:
+        if op.done or not late:
             self._finish_read(coord, req, op)
             return
-        extra: dict[int, int | None] = {}
-        owners = [op.targets[n] if op.targets[n] is not None else n for n in late]
-        self._stand_in(coord, op.key, extra, owners, exclude=set(op.targets))
-        if not extra:
+        if self.sloppy:
+            extra: dict[int, int | None] = {}
+            owners = [op.targets[n] if op.targets[n] is not None else n for n in late]
+            self._stand_in(coord, op.key, extra, owners, exclude=set(op.targets))
+            if extra:
+                self._dispatch_read(coord, req, op, extra)
+                return
+        op.rounds += 1
+        if op.rounds >= UNAVAILABLE_ROUNDS:
+            op.done = True
+            if op.reply is not None:
+                op.reply(_UNAVAILABLE)
+            elif op.failure is not None:
+                op.failure[0](op.failure[1])
             self._finish_read(coord, req, op)
             return
-        self._dispatch_read(coord, req, op, extra)
+        # Nobody new to ask: wait one more time-out for late replies from every target.
+        reads = self.reads[coord]
+        del reads[req]
+        reads[req] = op  # its time-out is now the latest: the back of the due order
+        op.expected = len(op.targets)
+        op.check_at = when = self.env.now + self.peer_timeout_ms
+        if self._sweep_at is None or when < self._sweep_at:
+            self._schedule_sweep(when)
 
     def _finish_read(self, coord: int, req: int, op: _Read) -> None:
         """Read repair: send the merged set to every replica that lacked part of it."""
@@ -343,24 +391,29 @@ class Coordinators:
             else:
                 self._put(coord, key, value, context, reply)
 
-        self.read(coord, key, None, check)
+        self.read(coord, key, None, check, failed=reply)
 
-    def _new_version(self, coord: int, key: str, value: Any, context: VClock | None) -> Versioned:
-        """A version with the client's context and a fresh dot of the coordinator."""
+    def _new_version(
+        self, coord: int, key: str, value: Any, context: VClock | None
+    ) -> tuple[Versioned, VClock]:
+        """A version with the client's context and a fresh dot of the coordinator's actor,
+        and the context a client may write on from it (see `_answer_context`)."""
         storage = self.storage[coord]
+        actor = storage.actor
         base = context or _EMPTY
-        counter = max(base.counter(coord), storage.counters.get(key, 0)) + 1
+        counter = max(base.counter(actor), storage.counters.get(key, 0)) + 1
         storage.counters[key] = counter
         if len(base) >= self.vclock_limit:
             # Dynamo's size bound: drop the oldest entries. Pruning can only
             # create false conflicts (siblings), never hide a version: a pruned
             # context covers less.
-            base, dropped = base.prune(self.vclock_limit - 1, keep=coord)
+            base, dropped = base.prune(self.vclock_limit - 1, keep=actor)
             self.pruned += dropped
-        return Versioned.new(base, (coord, counter), value, self.wall_clock(coord))
+        version = Versioned.new(base, (actor, counter), value, self.wall_clock(coord))
+        return version, _answer_context(version, base, counter - 1 > base.counter(actor))
 
     def _put(self, coord: int, key: str, value: Any, context: VClock | None, reply: Reply) -> None:
-        version = self._new_version(coord, key, value, context)
+        version, answer = self._new_version(coord, key, value, context)
         storage = self.storage[coord]
         if coord in self.ring.preference_list(key, self.n):
             storage.merge(key, (version,))
@@ -368,6 +421,7 @@ class Coordinators:
             storage.own[key] = add_version(storage.own.get(key, ()), version)
         req = next(self._ids)
         op = _Write(key, version, storage.visible(key), self.w, reply)
+        op.context = answer
         self.writes[coord][req] = op
         op.expire_at = self.env.now + self.peer_timeout_ms * EXPIRE_ROUNDS
         self._expiries.append((op.expire_at, coord, req))
@@ -402,7 +456,7 @@ class Coordinators:
         op.acked.add(src)
         if not op.done and len(op.acked) >= op.need:
             op.done = True
-            op.reply(WriteResult(Status.OK, op.version.clock))
+            op.reply(WriteResult(Status.OK, op.context))
         if op.done and not op.waiting:
             self.writes[dst].pop(msg.req, None)
 

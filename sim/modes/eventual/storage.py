@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 
-from sim.vclock import Versioned, merge_siblings
+from sim.vclock import Versioned, actor_id, merge_siblings
 
 Siblings = tuple[Versioned, ...]
 
@@ -34,18 +34,24 @@ def bucket_of(key: str) -> int:
 class NodeStorage:
     """One node's data: owned sibling sets, hints held for others, write counters.
 
-    `counters[key]` is the highest dot counter this node has issued for key as
-    a coordinator, so every write it coordinates gets a dot of its own (kept
-    across crashes: node metadata). `own[key]` holds the versions this node
-    coordinated for keys it does not replicate: a coordinator ships its whole
-    state of the key with each write, so a version never travels without the
-    same node's earlier versions that its context does not cover (the
-    invariant that makes node-id dots safe, as in DVVSet).
+    `actor` is the id this node's dots carry (`vclock.actor_id`): the node id,
+    then a new one for each `incarnation` (each restart without its data); the
+    incarnation is all such a crash leaves (node metadata). `counters[key]` is
+    the highest counter `actor` has issued for key as a coordinator, so every
+    write it coordinates gets a dot of its own. `own[key]` holds the versions
+    this node coordinated for keys it does not replicate: a coordinator ships
+    its whole state of the key with each write, so a version never travels
+    without the same actor's earlier versions that its context does not cover
+    (the invariant that makes node-id dots safe, as in DVVSet; a node that
+    lost those versions keeps it by becoming a new actor).
     """
 
-    __slots__ = ("counters", "data", "dirty", "hints", "own")
+    __slots__ = ("actor", "counters", "data", "dirty", "hints", "incarnation", "node", "own")
 
-    def __init__(self, dirty: set[str]) -> None:
+    def __init__(self, node: int, dirty: set[str]) -> None:
+        self.node = node
+        self.incarnation = 0
+        self.actor = actor_id(node, 0)
         self.dirty = dirty  # shared by all nodes: keys changed since the last convergence probe
         self.data: dict[str, Siblings] = {}
         self.hints: dict[str, dict[int, Siblings]] = {}
@@ -82,19 +88,31 @@ class NodeStorage:
         return siblings
 
     def wipe(self) -> None:
-        """Forget everything except write counters (a crash of a non-durable node)."""
+        """Forget every version: owned, hinted and own (a crash of a non-durable node)."""
         self.dirty.update(self.data)
         self.data.clear()
         self.hints.clear()
         self.own.clear()
+
+    def reincarnate(self) -> None:
+        """Become a new actor, with counters from zero: the node's earlier versions are gone.
+
+        Kept, the old actor's next dot (n, k+1) would travel without (n, k),
+        which still lives on other replicas, and a reader that saw only the
+        first would write back a context covering the second: (n, k) silently
+        dropped. A new actor's dots are covered by no context built before.
+        """
+        self.incarnation += 1
+        self.actor = actor_id(self.node, self.incarnation)
+        self.counters.clear()
 
 
 def key_digest(key: str, siblings: Siblings) -> int:
     """A leaf entry's digest: key and sibling state, mixed into 64 bits."""
     h = zlib.crc32(key.encode())
     for dot in state_of(siblings):
-        node, counter = dot if dot is not None else (-1, 0)
-        h = (h * 1_000_003 ^ (node * 7_919 + counter)) & 0xFFFF_FFFF_FFFF_FFFF
+        actor, counter = dot if dot is not None else (-1, 0)
+        h = (h * 1_000_003 ^ (actor * 7_919 + counter)) & 0xFFFF_FFFF_FFFF_FFFF
     return h
 
 
