@@ -140,8 +140,9 @@ def summary_lines(frame: pd.DataFrame) -> list[str]:
     for _, r in s.iterrows():
         lines.append(
             f"  {r['mode']:>8}, {r['routing']:>4}: availability during fault "
-            f"{r['availability_during_faults']:.3f} (minority side {r['minority_availability']:.3f}, "
-            f"majority {r['majority_availability']:.3f}), oversell {r['oversell_units']:.1f}, "
+            f"{r['availability_during_faults']:.3f} (minority side "
+            f"{r['minority_availability']:.3f}, majority {r['majority_availability']:.3f}), "
+            f"oversell {r['oversell_units']:.1f}, "
             f"lost {r['lost_orders']:.1f}, p99 {r['latency_ms_p99']:.0f} ms"
         )
     return lines
