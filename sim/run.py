@@ -285,7 +285,7 @@ def watch_convergence(world: World, scenario: Scenario, mode: Mode) -> Convergen
     """Probe the replicas from the last heal (or the end of traffic) to the end of the run."""
     heal = scenario.last_heal_ms
     start = heal if heal is not None else scenario.duration_ms
-    return ConvergenceProbe(world.env, mode.divergent_keys, start, scenario.end_ms)
+    return ConvergenceProbe(world.env, mode, start, scenario.end_ms)
 
 
 def final_state(mode: Mode, resolver: Resolver) -> dict[str, Any]:

@@ -122,6 +122,16 @@ class Mode(Protocol):
     def divergent_keys(self) -> Iterable[Key]:
         """Keys whose live replicas do not (yet) hold the same state."""
 
+    def repair_target(self, key: Key) -> Any:
+        """What every live replica of `key` must hold, or supersede, to count as repaired.
+
+        Taken when the last fault heals, for the keys that diverged then
+        (`convergence_ms`); writes after that only supersede it.
+        """
+
+    def repaired(self, key: Key, target: Any) -> bool:
+        """Whether every live replica of `key` holds `target` or something newer."""
+
     def stored_keys(self) -> Iterable[Key]:
         """Every key the store holds."""
 

@@ -265,6 +265,16 @@ class WeakMode(LocalLocks):
         self.dirty = still
         return sorted(still)
 
+    def repair_target(self, key: Key) -> Any:
+        """The latest stamp any live holder has for `key` (what LWW converges on)."""
+        return max((e[0] for e in self._live_copies(key) if e is not None), default=None)
+
+    def repaired(self, key: Key, target: Any) -> bool:
+        """Every live holder has `target`'s stamp or a later one."""
+        if target is None:
+            return True
+        return all(e is not None and e[0] >= target for e in self._live_copies(key))
+
     def final(self, key: Key) -> KeyState:
         """The last writer's value across the live holders (what LWW replication would keep)."""
         copies = self._live_copies(key)

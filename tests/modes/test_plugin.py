@@ -128,6 +128,12 @@ class PrimaryCopy(LocalLocks):
     def divergent_keys(self) -> Iterable[str]:
         return []  # one copy cannot disagree with itself
 
+    def repair_target(self, key: str) -> Any:
+        return None  # one copy: nothing to repair
+
+    def repaired(self, key: str, target: Any) -> bool:
+        return True
+
     def stored_keys(self) -> Iterable[str]:
         return list(self.data)
 

@@ -140,6 +140,20 @@ class EventualMode(LocalLocks):
         self.dirty.update(still)
         return sorted(still)
 
+    def repair_target(self, key: Key) -> Any:
+        """The union of the live replicas' sibling sets and of the hints held for the key."""
+        merged: tuple[Versioned, ...] = ()
+        for siblings in self._replica_states(key):
+            merged = merge_siblings(merged, siblings)
+        for store in self.storage:
+            for versions in store.hints.get(key, {}).values():
+                merged = merge_siblings(merged, versions)
+        return merged
+
+    def repaired(self, key: Key, target: Any) -> bool:
+        """Every live replica's sibling set already dominates `target` (merging adds nothing)."""
+        return all(merge_siblings(s, target) == s for s in self._replica_states(key))
+
     def final(self, key: Key) -> KeyState:
         """The union of the live replicas' sibling sets, and whether they were equal."""
         states = self._replica_states(key)

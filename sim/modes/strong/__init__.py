@@ -183,6 +183,16 @@ class StrongMode:
         self._dirty = still
         return sorted(still)
 
+    def repair_target(self, key: Key) -> Any:
+        """The highest version of `key` a live member has applied (-1: none)."""
+        versions = self._live_versions(key)
+        return max((-1 if v is None else v for v in versions), default=-1)
+
+    def repaired(self, key: Key, target: Any) -> bool:
+        """Every live member has applied `target`'s version of `key` or a later one."""
+        versions = self._live_versions(key)
+        return min((-1 if v is None else v for v in versions), default=target) >= target
+
     def final(self, key: Key) -> KeyState:
         """The most advanced live member's value, and whether every live member agrees."""
         group = self.raft.group_of(key)
