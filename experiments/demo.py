@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -25,25 +26,50 @@ from sim.plugins import MODES
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "flash_sale_partition.toml"
 
+MINORITY = "side:0"
+"""A column: availability during the fault of clients homed on the side holding node 0."""
+MAJORITY = "side:-0"
+"""A column: the same for the other side."""
+
 COLUMNS = [
     ("availability", "avail", "{:.3f}"),
     ("availability_during_faults", "avail@fault", "{:.3f}"),
+    (MINORITY, "minority", "{:.3f}"),
     ("orders_acknowledged", "orders ok", "{}"),
     ("oversell_units", "oversell", "{}"),
     ("lost_orders", "lost", "{}"),
     ("apologies", "apologies", "{}"),
+    ("held_units", "held", "{}"),
     ("stale_reads", "stale", "{:.3f}"),
-    ("converged", "converged", "{}"),
     ("convergence_ms", "conv ms", "{:.0f}"),
     ("latency_ms.p99", "p99 ms", "{:.1f}"),
+    ("latency_ms_all.p99", "p99 all", "{:.1f}"),
     ("messages.per_request", "msgs/req", "{:.1f}"),
 ]
+
+ROUTING_COLUMNS = [
+    ("availability_during_faults", "avail@fault", "{:.3f}"),
+    (MINORITY, "minority side", "{:.3f}"),
+    (MAJORITY, "majority side", "{:.3f}"),
+    ("orders_acknowledged", "orders ok", "{}"),
+    ("latency_ms.p99", "p99 ms", "{:.1f}"),
+]
+
+
+def side(metrics: dict, with_node_0: bool) -> float | None:
+    """Availability during the first split of the clients homed with (or without) node 0."""
+    for entry in metrics.get("availability_by_side") or []:
+        if entry["fault"] == 0 and (0 in entry["side"]) == with_node_0:
+            return entry["availability"]
+    return None
 
 
 def cell(metrics: dict, name: str, fmt: str) -> str:
     """One table cell: the metric at a dotted name, formatted, or 'null'."""
-    value = metrics
-    for part in name.split("."):
+    value: Any = metrics
+    if name in (MINORITY, MAJORITY):
+        value = side(metrics, name == MINORITY)
+    for part in () if name in (MINORITY, MAJORITY) else name.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     if value is None:
         return "null"
@@ -156,6 +182,17 @@ def contention(base, seed: int | None) -> list[tuple[str, dict]]:
     return rows
 
 
+def routings(base, modes: list[str]) -> list[tuple[str, dict]]:
+    """Each mode under the partition with each way for clients to reach the cluster."""
+    rows = []
+    for mode in modes:
+        for routing in ("home", "side", "any"):
+            scenario = base.with_overrides({"cluster.mode": mode, "workload.routing": routing})
+            label = f"{mode}, {routing}"
+            rows.append((label, with_bar(f"{label:>14}", scenario).metrics))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -167,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[str, Result]] = []
     for mode in modes:
         results.append((mode, with_bar(f"{mode:>10}", base.with_overrides({"cluster.mode": mode}))))
+    routed = routings(base, modes)
     races = contention(base, args.seed) if "strong" in MODES else []
     w = base.workload
     print(
@@ -176,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         f"seed {base.seed}\n"
     )
     print(table([(mode, r.metrics) for mode, r in results]))
+    print(
+        "\nThe same partition, by how clients reach the cluster: home (tied to their node), "
+        "side (any node on their side of the cut), any (a load balancer; the default)\n"
+    )
+    print(table(routed, ROUTING_COLUMNS, "mode, routing"))
     if races:
         print(
             "\nocc vs lock in strong mode, 20 units, no faults: low contention (20 buyers, "

@@ -499,3 +499,40 @@ def volatile_crash_scenarios(
             "settle_ms": 3000.0 + 4 * anti_entropy_ms,
         }
     )
+
+
+# --------------------------------------------------------------------------- staleness
+
+
+@st.composite
+def lineage_histories(
+    draw: st.DrawFn, max_writes: int = 8, max_reads: int = 6
+) -> tuple[list[tuple], dict[str, tuple[float, tuple[str, ...]]]]:
+    """One key's writes and reads, with the lineage stale reads are judged by.
+
+    Writes are blind, read-modify-write (one parent written earlier) or merges
+    (flattened parents, tag "m:<i>"); reads return one or two values written
+    before they began. Events are (process, f, key, value or tags, invoke, complete).
+    """
+    events: list[tuple] = [("loader", "write", "k", "w0", 0.0, 0.0)]
+    lineage: dict[str, tuple[float, tuple[str, ...]]] = {}
+    made = {"w0": 0.0}
+    for i in range(1, draw(st.integers(1, max_writes)) + 1):
+        invoke = float(draw(st.integers(1, 100)))
+        earlier = sorted(tag for tag, t in made.items() if t < invoke)
+        kind = draw(st.sampled_from(("blind", "rmw", "merge"))) if earlier else "blind"
+        tag = f"m:{i}" if kind == "merge" else f"w{i}"
+        if kind == "rmw":
+            lineage[tag] = (invoke, (draw(st.sampled_from(earlier)),))
+        elif kind == "merge":
+            picked = draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=3))
+            flat = {p for t in picked for p in (lineage[t][1] if t.startswith("m:") else (t,))}
+            lineage[tag] = (invoke, tuple(sorted(flat)))
+        made[tag] = invoke
+        events.append((i, "write", "k", tag, invoke, invoke + draw(st.integers(1, 30))))
+    for j in range(draw(st.integers(1, max_reads))):
+        start = float(draw(st.integers(0, 140)))
+        written = sorted(tag for tag, t in made.items() if t <= start)
+        tags = draw(st.lists(st.sampled_from(written), min_size=1, max_size=2, unique=True))
+        events.append((100 + j, "read", "k", tags if len(tags) > 1 else tags[0], start, start + 1))
+    return events, lineage

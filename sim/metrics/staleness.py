@@ -5,7 +5,8 @@ acknowledged before the read was invoked, whatever made it miss: a clock, a
 cut, a resolver, last-writer-wins. A value *reflects* a write when the write
 is in its lineage: the value itself, what its writer had read (`History.lineage`),
 and so on back. A value written blind (no lineage) reflects every write
-acknowledged before its own was invoked: a blind write means to overwrite.
+acknowledged before its own was invoked, and what those reflect: a blind
+write means to overwrite the state it found.
 A merge adds nothing of its own, so a value reflects a written-back merge
 when it reflects everything the merge merged. A write that last-writer-wins
 discarded is in no later value's lineage, so every later read misses it.
@@ -14,6 +15,7 @@ Versions (clocks, stamps) are not compared: a skewed stamp would hide the miss.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,37 +39,61 @@ def written_tags(inv: Op) -> list[tuple[str, Any]]:
 
 
 class Reflection:
-    """Answers "does value v reflect write w?" over a run's lineage, memoised.
+    """Answers "does value v reflect write w?" for one key's values, memoised.
 
     Args:
         lineage: tag -> (time made, parent tags).
-        invoked: tag -> when its write was invoked (blind writes' real-time past).
-        acked: tag -> when its write was acknowledged.
+        invoked: tag -> when its write was invoked.
+        acks: the key's acknowledged writes as (time acknowledged, tag), sorted.
     """
 
     def __init__(
-        self, lineage: Lineage, invoked: Mapping[str, float], acked: Mapping[str, float]
+        self, lineage: Lineage, invoked: Mapping[Any, float], acks: Sequence[tuple[float, Any]]
     ) -> None:
         self.lineage = lineage
         self.invoked = invoked
-        self.acked = acked
+        self.acks = acks
+        self.ack_times = [t for t, _ in acks]
+        self.acked = {tag: t for t, tag in acks}
         self._memo: dict[tuple[Any, Any], bool] = {}
 
     def _made(self, tag: Any) -> float:
         made = self.lineage.get(tag)
         return made[0] if made is not None else self.invoked.get(tag, 0.0)
 
+    def _parents(self, tag: Any, since: float) -> list[Any]:
+        """What `tag`'s value was made from: its lineage, or (written blind) every write
+        acknowledged before its own was invoked, back to `since` (older ones cannot lead
+        to a write made at `since`)."""
+        made = self.lineage.get(tag)
+        if made is not None:
+            return list(made[1]) if made[0] >= since else []
+        until = self.invoked.get(tag, float("-inf"))
+        lo = bisect.bisect_left(self.ack_times, since)
+        hi = bisect.bisect_left(self.ack_times, until)
+        return [t for _, t in self.acks[lo:hi] if t != tag]
+
     def reflects(self, value: Any, write: Any) -> bool:
         """Whether the value tagged `value` has the write tagged `write` in its lineage."""
-        if value == write:
-            return True
+        return self.seen_by((value,), write)
+
+    def seen_by(self, values: Sequence[Any], write: Any) -> bool:
+        """Whether the values a read returned (siblings, together) reflect `write`.
+
+        A written-back merge is reflected when each thing it merged is, by one
+        sibling or another (a merge's parents are never merges: lineage is flat).
+        """
         if isinstance(write, str) and write.startswith(MERGE_TAG) and write in self.lineage:
-            # a written-back merge: reflected when all it merged is (its parents are no merges)
-            return all(self._reaches(value, p) for p in self.lineage[write][1])
-        return self._reaches(value, write)
+            if write in values:
+                return True
+            parents = self.lineage[write][1]
+            return all(any(self._reaches(v, p) for v in values) for p in parents)
+        return any(self._reaches(v, write) for v in values)
 
     def _reaches(self, value: Any, write: Any) -> bool:
         """Depth-first from `value` back through lineage, never past what was made before `write`.
+
+        `value == write` counts (a value reflects its own write).
 
         Iterative (lineages are long); every value fully searched without finding
         `write` is remembered as not reaching it, so the next read's search stops there.
@@ -76,8 +102,7 @@ class Reflection:
         known = memo.get((value, write))
         if known is not None:
             return known
-        made_write = self._made(write)
-        acked_write = self.acked.get(write, float("inf"))
+        since = self._made(write)
         stack, seen = [value], set()
         while stack:
             tag = stack.pop()
@@ -87,13 +112,7 @@ class Reflection:
             if tag in seen or (tag, write) in memo:
                 continue
             seen.add(tag)
-            made = self.lineage.get(tag)
-            if made is not None:
-                if made[0] >= made_write:
-                    stack.extend(made[1])
-            elif acked_write < self.invoked.get(tag, float("-inf")):  # blind: its real-time past
-                memo[(value, write)] = True
-                return True
+            stack.extend(self._parents(tag, since))
         for tag in seen:
             memo[(tag, write)] = False
         return False
@@ -103,7 +122,6 @@ def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
     """Share of successful reads that missed a write acknowledged before the read began."""
     writes: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     invoked: dict[Any, float] = {}
-    acked: dict[Any, float] = {}
     reads: list[tuple[float, str, list[Any]]] = []
     for inv, done in store:
         if done is None or done.type != OK:
@@ -116,18 +134,19 @@ def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
         for key, tag in written_tags(inv):
             writes[key].append((done.time, tag))
             invoked[tag] = inv.time
-            acked[tag] = done.time
     if not reads:
         return None
-    reflection = Reflection(lineage, invoked, acked)
-    for acks in writes.values():
+    reflections: dict[str, Reflection] = {}
+    for key, acks in writes.items():
         acks.sort(key=lambda a: a[0])
+        reflections[key] = Reflection(lineage, invoked, acks)
     reads.sort(key=lambda r: r[0])
     frontier: dict[str, list[Any]] = defaultdict(list)  # per key: acked writes no other reflects
     cursor: Counter[str] = Counter()
     stale = 0
     for t, key, tags in reads:
         acks = writes.get(key, [])
+        reflection = reflections.get(key)
         i = cursor[key]
         front = frontier[key]
         while i < len(acks) and acks[i][0] < t:
@@ -136,7 +155,7 @@ def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
                 front[:] = [f for f in front if not reflection.reflects(tag, f)] + [tag]
             i += 1
         cursor[key] = i
-        if not all(any(reflection.reflects(v, f) for v in tags) for f in front):
+        if front and not all(reflection.seen_by(tags, f) for f in front):
             stale += 1
     return stale / len(reads)
 
