@@ -44,7 +44,7 @@ METRICS = (
 LABELS = {
     "availability": "availability (share of requests)",
     "availability_during_faults": "availability during the fault",
-    "minority_availability": "availability, clients homed on nodes 0 (and 1)",
+    "minority_availability": "availability, node 0's side",
     "oversell_units": "units oversold",
     "lost_orders": "acknowledged orders lost",
     "latency_ms_p99": "p99 latency of successful requests (ms)",
@@ -122,12 +122,13 @@ def plot(frame: pd.DataFrame, args: Any) -> list:
                 ax.set_ylabel(LABELS[metric])
             if row == len(shown) - 1:
                 ax.set_xlabel("fault length (s)")
-    axes[0][0].legend(title="routing: mode", fontsize="small")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, title="routing: mode", loc="lower center", ncol=6)
     fig.suptitle(
         f"Flash sale (300 buyers, 100 units, 5 nodes, N=3) under faults from 5 s: "
         f"{common.seeds_note(args)}"
     )
-    return [common.save(fig, "cap_partition", args.quick)]
+    return [common.save(fig, "cap_partition", args.quick, legend_below=True)]
 
 
 def summary_lines(frame: pd.DataFrame) -> list[str]:

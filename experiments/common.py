@@ -180,11 +180,11 @@ def log_x(ax: Any, ticks: Sequence[float]) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def save(fig: Any, name: str, quick: bool) -> Path:
-    """Write a figure to figures/NAME[-quick].png and close it."""
+def save(fig: Any, name: str, quick: bool, legend_below: bool = False) -> Path:
+    """Write a figure to figures/NAME[-quick].png and close it (room below for a legend)."""
     path = FIGURES / f"{name}{'-quick' if quick else ''}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1) if legend_below else None)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

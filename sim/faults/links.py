@@ -39,6 +39,12 @@ class OneWay(CutFault):
 
         return cut
 
+    def sides(self, nodes: int) -> list[tuple[int, ...]] | None:
+        """The nodes cut from sending, those cut from receiving, and the others."""
+        listed = {*self.from_nodes, *self.to_nodes}
+        rest = tuple(n for n in range(nodes) if n not in listed)
+        return [tuple(self.from_nodes), tuple(self.to_nodes)] + ([rest] if rest else [])
+
     def describe(self) -> Any:
         """{"from": [...], "to": [...]}."""
         return {"from": list(self.from_nodes), "to": list(self.to_nodes)}
