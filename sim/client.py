@@ -161,6 +161,62 @@ class StoreClient:
         else:
             self._arm(pending.deadline)
 
+    def _send(
+        self,
+        node: int,
+        start: Callable[..., None],
+        args: tuple,
+        deadline: float,
+        timeout_result: Any,
+    ) -> Pending | None:
+        """Send one attempt to `node`: the event its reply (or the deadline) triggers.
+
+        None when the node is down (the caller fails at once, without yielding).
+        """
+        if node in self.links.down:
+            return None
+        env = self.env
+        pending = _Pending(env, deadline, timeout_result)
+        if self.hop is None:
+            start(node, *args, pending.reply)
+        else:
+            env.call_later(self.hop(), self._arrive, node, start, args, pending)
+        if pending.open:
+            self._current = pending
+            if self._timer_at is None or self._timer_at > deadline:
+                self._arm(deadline)
+        return pending
+
+    def _routed(
+        self,
+        router: Router,
+        start: Callable[..., None],
+        args: tuple,
+        deadline: float,
+        timeout_result: Any,
+    ) -> Proc:
+        """Attempts through the router: a node that failed for certain is left for another."""
+        node = router.pick(self.node, self.home)
+        tried: list[int] = []
+        while True:
+            self.node = node
+            tried.append(node)
+            pending = self._send(node, start, args, deadline, timeout_result)
+            if pending is None:
+                result = timeout_result.__class__(Status.FAIL, error=NODE_DOWN)
+            else:
+                result = yield pending
+                self._current = None
+            if result.status not in _NODE_FAILED:
+                router.served(node)
+                return result
+            router.failed(node)
+            if result.status is Status.TIMEOUT or result.error not in _RETRY:
+                return result
+            node = router.pick(node, self.home)
+            if node in tried or self.env.now >= deadline:
+                return result  # no other node to try, or no time left
+
     def _call(
         self,
         f: str,
@@ -180,36 +236,15 @@ class StoreClient:
         record = self.history.ops.append
         record(_op(Op, (self.process, INVOKE, f, key, shown, env.now, None, None)))
         router = self.router
-        node = self.node if router is None else router.pick(self.node, self.home)
-        tried: list[int] = []
-        while True:
-            self.node = node
-            tried.append(node)
-            if node in self.links.down:
+        if router is None:  # the hot path: one attempt on the client's node
+            pending = self._send(self.node, start, args, deadline, timeout_result)
+            if pending is None:
                 result = timeout_result.__class__(Status.FAIL, error=NODE_DOWN)
             else:
-                pending = _Pending(env, deadline, timeout_result)
-                if self.hop is None:
-                    start(node, *args, pending.reply)
-                else:
-                    env.call_later(self.hop(), self._arrive, node, start, args, pending)
-                if pending.open:
-                    self._current = pending
-                    if self._timer_at is None or self._timer_at > deadline:
-                        self._arm(deadline)
                 result = yield pending
                 self._current = None
-            if router is None:
-                break
-            if result.status not in _NODE_FAILED:
-                router.served(node)
-                break
-            router.failed(node)
-            if result.status is Status.TIMEOUT or result.error not in _RETRY:
-                break
-            node = router.pick(node, self.home)
-            if node in tried or env.now >= deadline:
-                break  # no other node to try, or no time left
+        else:
+            result = yield from self._routed(router, start, args, deadline, timeout_result)
         status = result.status
         if status is _OK:
             error = None

@@ -143,11 +143,15 @@ class OrderSteps:
         return change
 
     def release(self, order: Order) -> Callable[[Any], Any]:
-        """Give the units back (a released tombstone if the hold has not landed yet)."""
+        """Give the units back (a released tombstone if the hold has not landed yet).
+
+        IMPOSSIBLE on no row: product rows are never deleted, so a read without
+        one came from a node that does not hold it, and proves nothing.
+        """
 
         def change(row: Any) -> Any:
-            if row is None:
-                return DONE
+            if row is None:  # a replica that never had the row (a stand-in) answered:
+                return IMPOSSIBLE  # nothing is known, so nothing is done yet
             mine = row.reservation(order.order_id)
             if mine is not None and (mine.state != HELD or mine.cancelled):
                 return DONE  # released already, apologised for, or (never here) confirmed

@@ -45,13 +45,17 @@ MAX_PAUSE_MS = 1_000.0
 class _Saga:
     """One unfinished order: what is left to do."""
 
-    __slots__ = ("abort", "order", "recorded", "row_done", "wrote")
+    __slots__ = ("abort", "order", "patience_until", "recorded", "row_done", "unseen", "wrote")
 
-    def __init__(self, order: Order, abort: bool, recorded: bool) -> None:
+    def __init__(
+        self, order: Order, abort: bool, recorded: bool, patience_until: float = 0.0
+    ) -> None:
         self.order = order
         self.abort = abort  # else: finish (confirm)
         self.recorded = recorded  # a record write was attempted: cancel it on abort
+        self.patience_until = patience_until  # a finish waits this long for an unseen hold
         self.row_done = False  # a read found the product row's part in place
+        self.unseen = False  # the row read lacked the hold to confirm: look again
         self.wrote = False  # this round wrote something: read it back next round
 
 
@@ -100,8 +104,14 @@ class Sagas:
         self._add(home, _Saga(order, True, recorded))
 
     def finish(self, home: int, order: Order) -> None:
-        """Confirm the order's hold; abort instead if it can no longer be confirmed."""
-        self._add(home, _Saga(order, False, True))
+        """Confirm the order's hold; abort instead if it can no longer be confirmed.
+
+        The hold landed (its write was acknowledged), so a row read without it
+        is stale: until the hold would have lapsed the saga looks again rather
+        than abort (an abort's release loses to the confirmation that may be
+        in flight, and the cancelled record then strands the units).
+        """
+        self._add(home, _Saga(order, False, True, self.env.now + self.steps.policy.hold_ms))
 
     def crash(self, node: int) -> None:
         """Without durability the node's log is lost (its holds lapse after hold_ms)."""
@@ -145,7 +155,6 @@ class Sagas:
         place (nothing to write): a write is read back in the next round, so
         that one last-writer-wins discarded (weak mode) is made again.
         """
-        deadline = self.env.now + self.timeout_ms
         by_product: dict[str, list[_Saga]] = {}
         for saga in log.values():
             saga.wrote = False
@@ -154,16 +163,19 @@ class Sagas:
         everything = True
         for key in sorted(by_product):
             sagas = sorted(by_product[key], key=lambda s: s.order.order_id)
+            deadline = self.env.now + self.timeout_ms  # each step its own: a lost message
             done = yield from self.updater.update(client, key, self._batch(sagas), deadline)
             if done.status is not Status.OK:
                 everything = False
                 continue
             for saga in sagas:
                 saga.wrote = done.wrote
-                saga.row_done = not done.wrote
+                saga.row_done = not done.wrote and not saga.unseen
+                everything = everything and not saga.unseen
         for order_id, saga in sorted(log.items()):
             if saga.abort and saga.recorded:
                 step = self.steps.record(saga.order, CANCELLED)
+                deadline = self.env.now + self.timeout_ms  # costs one step, not the round
                 done = yield from self.updater.update(client, saga.order.record_key, step, deadline)
                 if done.status not in (Status.OK, Status.CONFLICT):  # CONFLICT: no such user
                     everything = False
@@ -177,9 +189,16 @@ class Sagas:
         """One change of a product row for every saga on it: confirm, or else release."""
 
         def change(row: Any) -> Any:
+            if row is None:  # a stand-in's "not found": decide nothing, try again later
+                return IMPOSSIBLE
             new = row
+            now = self.env.now
             for saga in sagas:
+                saga.unseen = False
                 if not saga.abort:
+                    if new.reservation(saga.order.order_id) is None and now < saga.patience_until:
+                        saga.unseen = True  # a stale replica: the hold is elsewhere
+                        continue
                     confirmed = self.steps.confirm(saga.order)(new)
                     if confirmed is not IMPOSSIBLE:
                         new = new if confirmed is DONE else confirmed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sim.faults.partition import partition_cut
-from sim.modes.base import Status
+from sim.modes.base import ReadResult, Status
 from sim.modes.eventual import EventualMode
 from sim.vclock import actor_id, merged_context
 from tests.modes.conftest import build_world, make_mode
@@ -268,3 +268,27 @@ def test_a_writes_answer_never_claims_a_concurrent_version_through_the_same_node
     world.env.run(until=200)
     after = read_now(world, mode, 3, "k", 250).siblings
     assert "A" in after and "B2" in after  # B2 may stand beside B: safe, never A dropped
+
+
+def test_a_suspected_replica_with_no_stand_in_is_still_asked() -> None:
+    """Three nodes, N = R = 3, sloppy: no node can stand in for a suspect.
+
+    Skipping the suspect left two targets for a quorum of three: every read
+    through that coordinator went silent (the client timed out) for as long as
+    the suspicion lasted, and a saga's compensation hung past the settle.
+    """
+    world = build_world(nodes=3)
+    mode = eventual(world, replication=3, read_quorum=3, write_quorum=2, sloppy_quorum=True)
+    mode.load("k", "v0")
+    cut = partition_cut([[2]], 3, rest_is_bridge=False)
+    world.links.add_cut(cut)
+    assert read_now(world, mode, 0, "k", 300) == ReadResult(Status.FAIL, error="unavailable")
+    assert mode.coordinators.suspected[0]  # node 0 now suspects node 2...
+    world.links.remove_cut(cut)
+    after = read_now(world, mode, 0, "k", 400)  # ...but asks it anyway, and it answers
+    assert after is not None and after.siblings == ("v0",)
+    assert not mode.coordinators.suspected[0]
+    box: list = []
+    mode.write(0, "k", "v1", after.version, False, box.append)
+    world.env.run(until=500)
+    assert [w.status for w in box] == [Status.OK]

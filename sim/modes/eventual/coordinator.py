@@ -200,6 +200,8 @@ class Coordinators:
                 missing.append(node)
         if missing:
             self._stand_in(coord, key, targets, missing, exclude=())
+            for node in missing:  # nobody to stand in for it: ask the suspect anyway
+                targets[node] = None  # (skipping it would leave fewer than R or W targets)
         return targets
 
     def _replicas(self, key: str) -> dict[int, None]:
@@ -324,9 +326,11 @@ class Coordinators:
         late = [n for n in op.targets if n not in op.replies]
         for node in late:
             self.suspected[coord][node] = self.env.now + SUSPECT_MS
-        if op.done or not late:
+        if op.done:
             self._finish_read(coord, req, op)
             return
+        if not late:  # every target answered and still no quorum: nobody left to ask
+            op.rounds = UNAVAILABLE_ROUNDS
         if self.sloppy:
             extra: dict[int, int | None] = {}
             owners = [op.targets[n] if op.targets[n] is not None else n for n in late]
