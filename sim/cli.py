@@ -135,6 +135,9 @@ def _run(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.set, seed=args.seed)
+    note = quiet_note(scenario)
+    if note:
+        print(f"capsim: {note}", file=sys.stderr)
     with progress_bar(f"{scenario.cluster.mode} seed {scenario.seed}") as bar:
 
         def advance(done: float, total: float) -> None:
@@ -151,6 +154,21 @@ def _run(args: argparse.Namespace) -> int:
         if args.history:
             print(f"history: {Path(args.history)} ({len(result.history)} ops)")
     return EXIT_OK
+
+
+def quiet_note(scenario: Any) -> str | None:
+    """What a quiet workload (the probe) runs with: its reads must not repair what they measure."""
+    from sim.plugins import WORKLOADS
+
+    workload = scenario.workload
+    settings = scenario.cluster.settings
+    if not WORKLOADS.get(workload.kind, "workload.kind").quiet or not type(settings).QUIET:
+        return None
+    given = ", ".join(
+        f"cluster.{scenario.cluster.mode}.{key} = {json.dumps(getattr(settings, key))}"
+        for key in type(settings).QUIET
+    )
+    return f"{workload.kind} workload with {given} (off by default for it, so reads repair nothing)"
 
 
 def write_history(history: Any, path: Path) -> None:

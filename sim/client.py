@@ -4,7 +4,8 @@ Every store operation is recorded Jepsen style: an `invoke` when it starts and
 exactly one completion: `ok`, `fail` (certainly not applied: the mode said so,
 or the node is down) or `info` (no answer before the deadline: the outcome is
 unknown). Which node serves a request is the router's choice (sim/routing.py);
-the hop between client and node takes a latency of its own. Values are
+the hop between client and node takes a latency of its own, longer to a node
+in another zone (data centre) than the client's. Values are
 recorded by their `tag` (the id of the write that made them) so that
 histories stay small and the register checker can compare them.
 Methods are generators, used as `result = yield from client.read(key, deadline)`
@@ -13,7 +14,7 @@ inside a SimPy process.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from sim.engine.kernel import Engine, Pending
@@ -105,6 +106,8 @@ class StoreClient:
         home: the home node: where the client sits (sim/routing.py).
         router: which node serves each request (None: always the home node).
         hop: the client-node latency, one draw per direction (None: no hop).
+        hops: when zones make the hop depend on the node: the hop to each node by id
+            (`hop` plus a cross_zone draw to a node in another zone); None: `hop` to all.
     """
 
     __slots__ = (
@@ -114,6 +117,7 @@ class StoreClient:
         "history",
         "home",
         "hop",
+        "hops",
         "links",
         "mode",
         "node",
@@ -131,6 +135,7 @@ class StoreClient:
         home: int,
         router: Router | None = None,
         hop: Callable[[], float] | None = None,
+        hops: Sequence[Callable[[], float] | None] | None = None,
     ) -> None:
         self.env = env
         self.mode = mode
@@ -141,6 +146,7 @@ class StoreClient:
         self.node = home
         self.router = router
         self.hop = hop
+        self.hops = hops
         self._current: _Pending | None = None
         self._timer_at: float | None = None
 
@@ -177,10 +183,11 @@ class StoreClient:
             return None
         env = self.env
         pending = _Pending(env, deadline, timeout_result)
-        if self.hop is None:
+        hop = self.hop if self.hops is None else self.hops[node]
+        if hop is None:
             start(node, *args, pending.reply)
         else:
-            env.call_later(self.hop(), self._arrive, node, start, args, pending)
+            env.call_later(hop(), self._arrive, node, start, args, pending, hop)
         if pending.open:
             self._current = pending
             if self._timer_at is None or self._timer_at > deadline:
@@ -260,15 +267,20 @@ class StoreClient:
         record(_op(Op, (self.process, _OUTCOME[status], f, key, shown, env.now, error, version)))
         return result
 
-    def _arrive(self, node: int, start: Callable[..., None], args: tuple, pending: Any) -> None:
+    def _arrive(
+        self,
+        node: int,
+        start: Callable[..., None],
+        args: tuple,
+        pending: Any,
+        hop: Callable[[], float],
+    ) -> None:
         """The request reached `node` over the client hop; its answer takes the hop back."""
         if node in self.links.down:
-            self._answer(pending, pending.timeout_result.__class__(Status.FAIL, error=NODE_DOWN))
+            failed = pending.timeout_result.__class__(Status.FAIL, error=NODE_DOWN)
+            self.env.call_later(hop(), pending.reply, failed)
         else:
-            start(node, *args, lambda result: self._answer(pending, result))
-
-    def _answer(self, pending: _Pending, result: Any) -> None:
-        self.env.call_later(self.hop(), pending.reply, result)  # type: ignore[misc]
+            start(node, *args, lambda result: self.env.call_later(hop(), pending.reply, result))
 
     def _lineage(self, value: Value) -> None:
         """Note what a value to be written was made from (values that say so: shop rows)."""

@@ -24,7 +24,9 @@ NEMESIS = "nemesis"
 STORE_FS = frozenset({"read", "write", "cas", "lock", "unlock", "txn"})
 """Store operations. A `txn` writes several keys at once, all or none: its value is a
 list of micro-ops, Jepsen style: `["write", key, new]` or `["cas", key, [expected, new]]`."""
-SHOP_FS = frozenset({"order", "browse"})
+PROBE = "probe"
+"""A probe read (PBS's experiment, sim/shop/workloads/probe.py): a shop-level operation."""
+SHOP_FS = frozenset({"order", "browse", PROBE})
 
 
 class Op(NamedTuple):

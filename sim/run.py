@@ -158,7 +158,7 @@ def build_world(scenario: Scenario) -> World:
     ring = Ring(list(range(cluster.nodes)), cluster.virtual_nodes)
     return World(
         env, network, ring, clocks, links, streams, cluster.nodes, cluster.replication,
-        cluster.durable,
+        cluster.durable, scenario.network.self_latency,
     )  # fmt: skip
 
 
@@ -237,6 +237,31 @@ def client_hop(scenario: Scenario, streams: Streams) -> Callable[[], float] | No
     return Sampler(dist, streams.get("client"))
 
 
+def zone_hops(
+    scenario: Scenario, streams: Streams, hop: Callable[[], float] | None
+) -> dict[int, tuple[Callable[[], float] | None, ...]]:
+    """Per zone, the hop from a client in it to each node (empty: no zones).
+
+    To a node in the client's zone the hop is `hop`; to one in another zone it
+    is `hop` plus a cross_zone draw, each way (from a stream of its own, so the
+    hop's own draws are those of a run without zones).
+    """
+    network = scenario.network
+    if not network.zoned:
+        return {}
+    cross = Sampler(network.cross_zone, streams.get("client-zone"))
+
+    far: Callable[[], float] = cross
+    if hop is not None:
+        near = hop
+
+        def far() -> float:
+            return near() + cross()
+
+    zones = network.zones
+    return {zone: tuple(hop if z == zone else far for z in zones) for zone in set(zones)}
+
+
 def build_shop(
     world: World, scenario: Scenario, mode: Mode, history: History, resolver: Resolver
 ) -> Shop:
@@ -246,6 +271,7 @@ def build_shop(
     env, links = world.env, world.links
     homes = workload.home_nodes
     hop = client_hop(scenario, world.streams)
+    hops_by_zone = zone_hops(scenario, world.streams, hop)
     router = Router(
         env, workload.routing, links, world.nodes, workload.timeout_ms, world.streams.get("routing")
     )
@@ -256,7 +282,9 @@ def build_shop(
         return homes[process % len(homes)] if homes else process % world.nodes
 
     def client(customer: int) -> StoreClient:
-        return StoreClient(env, mode, links, history, customer, home_of(customer), router, hop)
+        home = home_of(customer)
+        hops = hops_by_zone.get(scenario.network.zones[home]) if hops_by_zone else None
+        return StoreClient(env, mode, links, history, customer, home, router, hop, hops)
 
     def node_client(node: int, process: str) -> StoreClient:
         return StoreClient(env, mode, links, history, process, node, None, hop)
@@ -269,8 +297,22 @@ def build_shop(
         env, steps, updater, node_client, links, world.nodes, world.durable, workload.timeout_ms
     )
     placer = OrderPlacer(env, shop, updater, steps, sagas)
+
+    def on_node(node: int, process: str) -> StoreClient:  # a client on its node: no hop
+        return StoreClient(env, mode, links, history, process, node)
+
     return Shop(
-        env, history, placer, client, resolver, world.streams, scenario.duration_ms, home_of, router
+        env,
+        history,
+        placer,
+        client,
+        resolver,
+        world.streams,
+        scenario.duration_ms,
+        home_of,
+        router,
+        on_node,
+        world.nodes,
     )
 
 

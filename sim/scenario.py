@@ -30,7 +30,7 @@ from sim.config.table import Table
 from sim.config.workload import WorkloadConfig, WorkloadSettings
 from sim.errors import ScenarioError
 from sim.faults.base import Fault, node_id, parse_fault
-from sim.plugins import MODES
+from sim.plugins import MODES, WORKLOADS
 
 __all__ = [
     "ClusterConfig",
@@ -80,6 +80,7 @@ class Scenario(Table):
                             )
                         shop[key] = table.pop(key)
                 data = {**data, section: table, "shop": shop}
+        data = quiet_defaults(data)
         if "faults" in data:
             faults = data["faults"]
             if not isinstance(faults, list | tuple):
@@ -106,6 +107,12 @@ class Scenario(Table):
             fault.check(nodes, f"faults[{i}]")
         for i, home in enumerate(self.workload.home_nodes):
             node_id(home, f"workload.home_nodes[{i}]", nodes)
+        zones = self.network.zones
+        if zones and len(zones) != nodes:
+            raise ScenarioError(
+                f"network.zones: must list one zone per node ({nodes}) or be empty "
+                f"(got {len(zones)})"
+            )
         return self
 
     # ----------------------------------------------------------------- derived
@@ -159,6 +166,28 @@ class Scenario(Table):
             return Scenario.parse(raw)
         except ScenarioError as exc:
             raise renamed(exc, aliases) from None
+
+
+def quiet_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """For a workload whose reads must not disturb the store (the probe), each mode's QUIET
+    settings (no read repair, no anti-entropy) where the scenario does not give them."""
+    workload, cluster = data.get("workload", {}), data.get("cluster", {})
+    if isinstance(workload, WorkloadConfig) or not isinstance(cluster, Mapping):
+        return data
+    kind = workload.get("kind", WorkloadConfig.model_fields["kind"].default)
+    if kind not in WORKLOADS or not WORKLOADS.get(kind, "workload.kind").quiet:
+        return data
+    cluster = dict(cluster)
+    for name, spec in MODES.items():
+        table = cluster.get(name, {})
+        if not isinstance(table, Mapping):
+            continue
+        # a setting counts as given nested (`[cluster.eventual]`) or flat (the first layout)
+        quiet = spec.settings.QUIET
+        missing = {k: v for k, v in quiet.items() if k not in table and k not in cluster}
+        if missing:
+            cluster[name] = {**table, **missing}
+    return {**data, "cluster": cluster}
 
 
 def load_scenario(

@@ -41,6 +41,10 @@ def bad(tmp_path: Path, text: str) -> str:
         (["run", SCENARIO, "--set", "cluster.mode=paxos"], "cluster.mode: unknown 'paxos'"),
         (["run", SCENARIO, "--set", "nonsense"], "expected dotted.key=value"),
         (["run", SCENARIO, "--set", "faults.0.groups=[[0,1],[1,2]]"], "groups overlap"),
+        (
+            ["run", SCENARIO, "--set", "network.zones=[0,1,0]"],
+            "network.zones: must list one zone per node (5) or be empty (got 3)",
+        ),
         (["run", SCENARIO, "--seed", "x"], "invalid int value"),
         (["frobnicate"], "invalid choice"),
         (["check", "missing.log"], "missing.log"),

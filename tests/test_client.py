@@ -7,10 +7,16 @@ from typing import Any
 import pytest
 
 from sim.client import StoreClient
+from sim.config.network import NetworkConfig
+from sim.distributions import Constant
 from sim.engine.kernel import Engine
 from sim.engine.network import LinkState
 from sim.history import History, Op
 from sim.modes.base import ReadResult, Status, WriteResult
+from sim.rng import Streams
+from sim.routing import Router
+from sim.run import client_hop, zone_hops
+from sim.scenario import Scenario
 from sim.vclock import VClock
 
 
@@ -143,3 +149,36 @@ def test_a_crashed_home_node_fails_at_once_without_asking_the_mode() -> None:
         ("invoke", 0.0, None),
         ("fail", 0.0, "node-down"),
     ]
+
+
+@pytest.mark.parametrize("hop_ms", [0.5, 0.0])
+@pytest.mark.parametrize(("home_down", "cross_ms"), [(False, 0.0), (True, 75.0)])
+def test_a_client_pays_cross_zone_each_way_to_a_node_outside_its_zone(
+    hop_ms: float, home_down: bool, cross_ms: float
+) -> None:
+    """Home node 0 is in zone 0, the others in zone 1: with node 0 down, the router
+    sends the read to zone 1, and the hop there and back is client_latency + 75 ms."""
+    network = NetworkConfig(
+        client_latency=Constant(hop_ms), zones=(0, 1, 1, 1, 1), cross_zone=Constant(75.0)
+    )
+    scenario = Scenario(network=network)
+    streams = Streams(1)
+    hop = client_hop(scenario, streams)
+    hops = zone_hops(scenario, streams, hop)[0]
+    env = Engine()
+    links = LinkState()
+    links.set_down(0, home_down)
+    router = Router(env, "any", links, 5, 1000.0, streams.get("routing"))
+    mode = ScriptedMode(env, [(10.0, ReadResult(Status.OK, ("v",), None))])
+    client = StoreClient(env, mode, links, History(), 7, 0, router, hop, hops)
+    results: list = []
+
+    def proc():
+        results.append((yield from client.read("k", deadline=1000.0)))
+
+    env.process(proc())
+    env.run()
+    assert results[0].status is Status.OK
+    assert (mode.calls[0][1] != 0) == home_down
+    one_way = hop_ms + cross_ms
+    assert client.history.ops[-1].time == pytest.approx(one_way + 10.0 + one_way)

@@ -138,6 +138,52 @@ def test_end_of_run_covers_faults_and_settle() -> None:
     assert scenario.end_ms == 4000 + 500
 
 
+# --------------------------------------------------------------------------- zones
+
+CROSS = {"dist": "constant", "value": 75.0}
+ZONES_BAD = [
+    (
+        with_("network.zones", [0, 1, 0]),
+        "network.zones: must list one zone per node (5) or be empty (got 3)",
+    ),
+    (with_("network.zones", [0, -1, 0, 0, 0]), "network.zones[1]: must be >= 0 (got -1)"),
+    (
+        with_("network.zones", [0, 1.5, 0, 0, 0]),
+        "network.zones[1]: must be an integer (got 1.5)",
+    ),
+    (with_("network.zones", 2), "network.zones: must be a list (got 2)"),
+    (
+        with_("network.cross_zone", 75.0),
+        'network.cross_zone: must be a table like {dist = "exponential", mean = 5.0} (got 75.0)',
+    ),
+    (
+        with_("network.cross_zone", {"dist": "constant", "value": -1.0}),
+        "network.cross_zone.value: must be >= 0 (got -1.0)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), ZONES_BAD, ids=[m for _, m in ZONES_BAD])
+def test_bad_zones_are_one_exact_line(raw: dict, message: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        Scenario.from_dict(raw)
+    assert str(info.value) == message
+
+
+def test_zones_load_round_trip_and_are_left_out_when_not_given() -> None:
+    scenario = load_scenario(
+        ROOT / "scenarios" / "flash_sale_partition.toml",
+        ["network.zones=[0, 0, 1, 1, 1]", 'network.cross_zone={dist = "constant", value = 75.0}'],
+    )
+    assert scenario.network.zones == (0, 0, 1, 1, 1) and scenario.network.zoned
+    assert scenario.to_dict()["network"]["cross_zone"] == CROSS
+    assert Scenario.from_dict(scenario.to_dict()) == scenario
+    plain = Scenario.from_dict(BASE)
+    assert plain.network.zones == () and plain.network.cross_zone is None
+    assert not plain.network.zoned
+    assert {"zones", "cross_zone"}.isdisjoint(plain.to_dict()["network"])
+
+
 # --------------------------------------------------------------------------- layouts
 
 FLAT = {

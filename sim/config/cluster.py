@@ -25,6 +25,10 @@ from sim.plugins import MODES
 class ModeSettings(Table):
     """A mode's own settings table, `[cluster.<mode>]`; a mode subclasses it (fields optional)."""
 
+    QUIET: ClassVar[Mapping[str, Any]] = {}
+    """Defaults for a workload whose reads must not change what they measure (the probe):
+    the settings that repair on read or in the background, turned off unless given."""
+
     def check(self, cluster: ClusterConfig, path: str) -> None:
         """Validate against the cluster (e.g. R <= N); raise ScenarioError naming `path`."""
 

@@ -8,6 +8,11 @@ so a partition that starts while it is in flight drops it too (as a firewall
 rule would). Messages are any objects with a class attribute `kind` (its latency class:
 one of the core four or a kind the run's mode declares) and are dispatched by
 type to the handler registered for it.
+
+With zones (data centres: `network.zones`, `network.cross_zone`), a message
+between two zones takes its kind's latency plus a cross_zone draw. Whether the
+run has zones is decided once, when the network is built: without them the
+send path is the same as ever and pays nothing for them.
 """
 
 from __future__ import annotations
@@ -121,6 +126,13 @@ class Network:
         # One delivery class per network: its shared callback list calls this network.
         self._delivery_class = type("Delivery", (_Delivery,), {"callbacks": [self._deliver]})
         self._schedule = env.bare_scheduler()
+        if config.zoned:
+            # Every delivery goes through _schedule; zones wrap it instead of adding a
+            # branch to send, so that a run without zones does not pay for them.
+            self._zones = config.zones
+            self._cross = Sampler(config.cross_zone, rng)
+            self._schedule_near = self._schedule
+            self._schedule = self._schedule_zoned
         # sent = delivered + dropped - duplicated + in flight; counted where it is cheapest.
         self.duplicated: dict[str, int] = dict.fromkeys(self.kinds, 0)
         self.delivered: dict[str, int] = dict.fromkeys(self.kinds, 0)
@@ -137,7 +149,10 @@ class Network:
         self._handlers[msg_type] = handler
 
     def send(self, src: int, dst: int, msg: Any) -> None:
-        """Send `msg` from src to dst; it arrives later, or never if dropped."""
+        """Send `msg` from src to dst; it arrives later, or never if dropped.
+
+        Between two zones the delay grows by a cross_zone draw (`_schedule_zoned`).
+        """
         if self.links.active and self.links.blocked(src, dst):
             self.dropped[msg.kind] += 1
             return
@@ -157,6 +172,13 @@ class Network:
         delivery = self._delivery_class()
         delivery.payload = (src, dst, msg)
         self._schedule(self._latency[msg.kind](), delivery)
+
+    def _schedule_zoned(self, delay: float, delivery: _Delivery) -> None:
+        """Schedule a delivery, plus a cross_zone draw when it goes between two zones."""
+        src, dst, _ = delivery.payload
+        if self._zones[src] != self._zones[dst]:
+            delay += self._cross()
+        self._schedule_near(delay, delivery)
 
     def _deliver(self, delivery: _Delivery) -> None:
         src, dst, msg = delivery.payload

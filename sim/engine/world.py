@@ -19,6 +19,8 @@ class World:
 
     `replication` (N) and `durable` are the cluster's settings that every mode
     reads; a mode's own settings come to its `build` beside the world.
+    `self_latency` (`network.self_latency`): a node's request to itself goes
+    through the network and pays its kind's latency, instead of a call.
     """
 
     env: Engine
@@ -30,6 +32,7 @@ class World:
     nodes: int
     replication: int = 3
     durable: bool = True
+    self_latency: bool = False
 
     @property
     def now(self) -> float:

@@ -6,8 +6,9 @@ The history is the source of truth for what clients were told; the final
 state (resolved the way a client would resolve it) for what the store kept.
 One module per subject: faults (windows, availability during them and by
 side), orders (oversell, lost, apologies, half-kept orders, held stock),
-staleness (by identity), latency (and the cost of concurrency control and of
-the network).
+staleness (by identity), visibility (PBS's t-visibility and k-staleness of
+the probe's reads), latency (and the cost of concurrency control and of the
+network).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sim.metrics.faults import (
 from sim.metrics.latency import concurrency, latency, latency_all, messages
 from sim.metrics.orders import acknowledged_orders, order_fate, oversell
 from sim.metrics.staleness import stale_reads, versions_seen
+from sim.metrics.visibility import k_staleness, t_visibility
 
 METRIC_NAMES = (
     "requests",
@@ -47,7 +49,14 @@ METRIC_NAMES = (
 )
 """The contract's names (DESIGN.md), in its order; the second wave's and extras follow."""
 
-SECOND_WAVE = ("held_units", "availability_by_side", "latency_ms_all", "lww_discarded")
+SECOND_WAVE = (
+    "held_units",
+    "availability_by_side",
+    "latency_ms_all",
+    "lww_discarded",
+    "t_visibility",
+    "k_staleness",
+)
 """Names the second wave added to the contract (DESIGN.md, "Additions of the second wave")."""
 
 
@@ -118,6 +127,8 @@ def compute(record: RunRecord) -> dict[str, Any]:
         ),
         "latency_ms_all": latency_all(shop),
         "lww_discarded": record.mode_stats.get("lww_discarded"),
+        "t_visibility": t_visibility(shop),
+        "k_staleness": k_staleness(shop),
         # extras
         "read_latency_ms": latency(store, frozenset({"read"})),
         "write_latency_ms": latency(store, frozenset({"write", "cas", "txn"})),

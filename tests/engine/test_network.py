@@ -89,6 +89,46 @@ def test_same_seed_same_latencies() -> None:
     assert runs[0] == runs[1]
 
 
+def test_a_message_between_zones_takes_its_latency_plus_cross_zone() -> None:
+    config = NetworkConfig(
+        latency=Constant(3.0),
+        latency_by_kind={"ack": Constant(7.0)},
+        zones=(0, 0, 1),
+        cross_zone=Constant(75.0),
+    )
+    env, net, got = make(config)
+    net.send(0, 1, Ping(1))  # same zone
+    net.send(0, 2, Ping(2))  # zone 0 -> 1
+    net.send(2, 0, Pong(3))  # zone 1 -> 0, its own kind's latency
+    net.send(2, 2, Ping(4))  # to itself
+    env.run()
+    assert got == [(3.0, 0, 1, 1), (3.0, 2, 2, 4), (78.0, 0, 2, 2), (82.0, 2, 0, -3)]
+
+
+def deliveries(config: NetworkConfig, pairs: list[tuple[int, int]]) -> list:
+    env, net, got = make(config, seed=9)
+    for i, (src, dst) in enumerate(pairs):
+        net.send(src, dst, Ping(i))
+    env.run()
+    return got
+
+
+def test_without_two_zones_and_a_cross_zone_the_network_is_unchanged() -> None:
+    pairs = [(0, 1), (1, 2), (2, 0)] * 50
+    plain = deliveries(NetworkConfig(latency=Exponential(5.0)), pairs)
+    cross = Exponential(75.0)
+    for config in (
+        NetworkConfig(latency=Exponential(5.0), zones=(0, 0, 1)),  # no cross_zone
+        NetworkConfig(latency=Exponential(5.0), zones=(2, 2, 2), cross_zone=cross),  # one zone
+        NetworkConfig(latency=Exponential(5.0), cross_zone=cross),  # no zones
+    ):
+        assert deliveries(config, pairs) == plain, config
+    # With zones, traffic inside one zone still draws what it drew without them.
+    inside = [(0, 1), (1, 0)] * 50
+    zoned = NetworkConfig(latency=Exponential(5.0), zones=(0, 0, 1), cross_zone=cross)
+    assert deliveries(zoned, inside) == deliveries(NetworkConfig(latency=Exponential(5.0)), inside)
+
+
 def cut_by_schedule(specs: tuple[Fault, ...], t: float, src: int, dst: int) -> bool:
     """Whether the schedule cuts src->dst at time t, computed from the specs alone."""
     for f in specs:

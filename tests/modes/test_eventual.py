@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from sim.faults.partition import partition_cut
 from sim.modes.base import ReadResult, Status
 from sim.modes.eventual import EventualMode
@@ -292,3 +296,38 @@ def test_a_suspected_replica_with_no_stand_in_is_still_asked() -> None:
     mode.write(0, "k", "v1", after.version, False, box.append)
     world.env.run(until=500)
     assert [w.status for w in box] == [Status.OK]
+
+
+def test_without_read_repair_a_stale_replica_stays_stale() -> None:
+    world = build_world(nodes=3)
+    mode = eventual(world, replication=3, read_quorum=3, write_quorum=2, read_repair=False)
+    mode.load("k", "v0")
+    cut = partition_cut([[2]], 3, rest_is_bridge=False)
+    world.links.add_cut(cut)
+    mode.write(0, "k", "v1", None, False, lambda r: None)
+    world.env.run(until=100)
+    world.links.remove_cut(cut)
+    assert read_now(world, mode, 1, "k", 200).siblings == ("v1",)
+    assert mode.stats()["read_repairs"] == 0
+    assert mode.storage[2].data["k"][0].value == "v0"
+
+
+@pytest.mark.parametrize("self_latency", [False, True])
+def test_with_self_latency_the_coordinators_own_copy_travels_as_a_message(
+    self_latency: bool,
+) -> None:
+    """PBS's WARS: every replica, the coordinator's own included, pays W, A, R and S."""
+    hop = 5.0 if self_latency else 0.0
+    world = dataclasses.replace(build_world(nodes=1, latency_ms=5.0), self_latency=self_latency)
+    mode = eventual(world, replication=1, read_quorum=1, write_quorum=1)
+    done: list = []
+    mode.write(0, "k", "v1", None, False, lambda r: done.append(world.env.now))
+    if self_latency:  # not stored, not acknowledged until its Put arrives
+        assert "k" not in mode.storage[0].data and not done
+    world.env.run(until=100)
+    assert done == [2 * hop]
+    assert world.network.stats()["delivered"] == (2 if self_latency else 0)
+    box: list = []
+    mode.read(0, "k", lambda r: box.append((world.env.now, r.siblings)))
+    world.env.run(until=200)
+    assert box == [(100.0 + 2 * hop, ("v1",))]

@@ -15,8 +15,8 @@ and the client's resolver merges them (DESIGN.md, "Client-side resolvers").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -47,6 +47,10 @@ class EventualSettings(ModeSettings):
     """A replica silent this long is suspected; the request tries a fall-back."""
     vclock_limit: int = Field(10, ge=1)
     """Vector clock entries kept before the oldest are pruned."""
+    read_repair: bool = True
+    """After a read, send the merged set to every replica that lacked part of it (Dynamo §4.5)."""
+
+    QUIET: ClassVar[Mapping[str, Any]] = {"read_repair": False, "anti_entropy_ms": 0.0}
 
     def check(self, cluster: ClusterConfig, path: str) -> None:
         """R and W are at most N."""

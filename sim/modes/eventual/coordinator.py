@@ -151,6 +151,9 @@ class Coordinators:
         self.wall_clock = world.clocks.now
         self.n, self.r, self.w = world.replication, settings.read_quorum, settings.write_quorum
         self.sloppy = settings.sloppy_quorum
+        self.read_repair = settings.read_repair
+        # A request to the coordinator itself: a message paying its latency, or a call.
+        self.self_latency = world.self_latency
         self.peer_timeout_ms = peer_timeout_ms = settings.peer_timeout_ms
         self.vclock_limit = settings.vclock_limit
         self.suspected: list[dict[int, float]] = [{} for _ in storage]
@@ -230,7 +233,7 @@ class Coordinators:
     # ------------------------------------------------------------------ sending
 
     def _send(self, coord: int, node: int, msg: Any, handler: Callable) -> None:
-        if node == coord:
+        if node == coord and not self.self_latency:
             handler(coord, coord, msg)  # local: no network hop
         else:
             self.net.send(coord, node, msg)
@@ -276,8 +279,9 @@ class Coordinators:
         op.expected = len(op.replies) + len(targets)
         msg = Get(req, op.key)  # one message object shared by every target
         send = self.net.send
+        local = coord if not self.self_latency else None
         for node in targets:
-            if node == coord:
+            if node == local:
                 self._on_get(coord, coord, msg)  # local: no network hop
             else:
                 send(coord, node, msg)
@@ -287,7 +291,7 @@ class Coordinators:
 
     def _on_get(self, src: int, dst: int, msg: Get) -> None:
         reply = GetReply(msg.req, msg.key, self.storage[dst].visible(msg.key))
-        if src == dst:
+        if src == dst and not self.self_latency:
             self._on_get_reply(dst, dst, reply)
         else:
             self.net.send(dst, src, reply)
@@ -359,6 +363,8 @@ class Coordinators:
     def _finish_read(self, coord: int, req: int, op: _Read) -> None:
         """Read repair: send the merged set to every replica that lacked part of it."""
         self.reads[coord].pop(req, None)
+        if not self.read_repair:
+            return
         # Sibling tuples are canonical (sorted by clock), so equal sets are equal
         # tuples. A target is a replica of the key when it stands in for no one.
         merged = op.merged
@@ -419,12 +425,16 @@ class Coordinators:
     def _put(self, coord: int, key: str, value: Any, context: VClock | None, reply: Reply) -> None:
         version, answer = self._new_version(coord, key, value, context)
         storage = self.storage[coord]
-        if coord in self.ring.preference_list(key, self.n):
-            storage.merge(key, (version,))
-        else:
+        if coord not in self.ring.preference_list(key, self.n):
             storage.own[key] = add_version(storage.own.get(key, ()), version)
+            state = storage.visible(key)
+        elif self.self_latency:  # the coordinator's own copy arrives with its Put
+            state = add_version(storage.visible(key), version)
+        else:
+            storage.merge(key, (version,))
+            state = storage.visible(key)
         req = next(self._ids)
-        op = _Write(key, version, storage.visible(key), self.w, reply)
+        op = _Write(key, version, state, self.w, reply)
         op.context = answer
         self.writes[coord][req] = op
         op.expire_at = self.env.now + self.peer_timeout_ms * EXPIRE_ROUNDS

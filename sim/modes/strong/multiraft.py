@@ -111,6 +111,7 @@ class MultiRaft:
     ) -> None:
         self.env = world.env
         self.net = world.network
+        self.self_latency = world.self_latency  # a request to the home node itself: a message
         self.ring = world.ring
         self.n = world.replication
         high = float(settings.election_timeout_ms[1])
@@ -246,7 +247,7 @@ class MultiRaft:
         self.forwards += 1
         self.env.call_later(self.peer_timeout_ms, self._on_timeout, req.home, req.id, req.gen)
         msg = Forward(req.id, req.group.id, req.op)
-        if target == req.home:
+        if target == req.home and not self.self_latency:
             req.group.on_forward(target, target, msg)  # the home node is a member: no hop
         else:
             self.net.send(req.home, target, msg)
@@ -301,7 +302,7 @@ class MultiRaft:
 
     def _respond(self, src: int, origin: int, msg: Redirect | Accepted | Answer) -> None:
         """A leader's or member's answer to the home node `origin` (locally if it is the same)."""
-        if src != origin:
+        if src != origin or self.self_latency:
             self.net.send(src, origin, msg)
         elif type(msg) is Answer:
             self._on_answer(src, origin, msg)

@@ -52,6 +52,9 @@ class WorkloadSpec:
         build: `build(shop, config, settings)` -> the Workload of one run.
         summary: one line for listings.
         order: where it is listed among the workloads.
+        quiet: its reads must not change the store: the modes' repair-on-read and
+            background repair default off (each mode's `ModeSettings.QUIET`) unless the
+            scenario sets them.
     """
 
     name: str
@@ -59,6 +62,7 @@ class WorkloadSpec:
     build: Callable[[Shop, WorkloadConfig, Any], Workload]
     summary: str = ""
     order: int = 100
+    quiet: bool = False
 
 
 class Shop:
@@ -74,6 +78,8 @@ class Shop:
         duration_ms: no customer arrives after this.
         home_of: a customer's home node (None for a process that is no customer).
         router: the routing policy's state (its counters are reported).
+        node_client: a store client on a node (no router, no hop), for a process id.
+        nodes: the number of nodes.
     """
 
     def __init__(
@@ -87,6 +93,8 @@ class Shop:
         duration_ms: float,
         home_of: Callable[[Any], int | None] = lambda process: None,
         router: Any = None,
+        node_client: Callable[[int, str], StoreClient] | None = None,
+        nodes: int = 1,
     ) -> None:
         self.env = env
         self.history = history
@@ -97,6 +105,8 @@ class Shop:
         self.duration_ms = duration_ms
         self.home_of = home_of
         self.router = router
+        self.node_client = node_client
+        self.nodes = nodes
 
     def stats(self) -> dict[str, Any]:
         """The shop's own counters: sagas started, landed, lost with a node, still pending;
