@@ -158,6 +158,9 @@ class Coordinators:
         self.vclock_limit = settings.vclock_limit
         self.suspected: list[dict[int, float]] = [{} for _ in storage]
         self.reads: list[dict[int, _Read]] = [{} for _ in storage]
+        # The coordinators that may have reads in flight, in the order they began: the
+        # sweep visits these, not every node (its cost must not grow with the cluster).
+        self._reading: dict[int, None] = {}
         self.writes: list[dict[int, _Write]] = [{} for _ in storage]
         self._ids = itertools.count(1)
         self._replica_targets: dict[str, dict[int, None]] = {}
@@ -262,6 +265,7 @@ class Coordinators:
         if failed is not None:  # a conditional write's check: no quorum, no write
             op.failure = (failed, _WRITE_UNAVAILABLE)
         self.reads[coord][req] = op
+        self._reading[coord] = None
         self._dispatch_read(coord, req, op, self._first_targets(coord, key))
 
     def _dispatch_read(
@@ -522,7 +526,12 @@ class Coordinators:
         self._sweep_at = None
         now = self.env.now
         heads = []
-        for coord, reads in enumerate(self.reads):
+        idle = []
+        for coord in list(self._reading):  # a reply may start a read elsewhere
+            reads = self.reads[coord]
+            if not reads:
+                idle.append(coord)
+                continue
             due = []
             for req, op in reads.items():
                 if op.check_at > now:
@@ -531,6 +540,8 @@ class Coordinators:
                 due.append(req)
             for req in due:
                 self._read_timer(coord, req)
+        for coord in idle:
+            del self._reading[coord]
         writes = self._write_due
         while writes and writes[0][0] <= now:
             _, coord, req = writes.popleft()

@@ -1,0 +1,79 @@
+"""Scale benchmark: per-request wall cost at 1,000 nodes against 10, per mode (target <= 1.5x).
+
+The run: a browse workload (200 products, 4,000 customers arriving every 5 ms
+on average, 5 page views each and a 10% chance to buy: about 20,000 shop
+requests), no faults, N = 3, anti-entropy on (eventual mode's default, 1 s),
+20 s of traffic and 5 s to settle, behind the default load balancer. The same
+run on 10 and on 1,000 nodes; the cost of a request is the wall time of the
+whole run (world, ring, load, simulation, history, metrics) divided by its
+shop requests. Prints, per mode, each size's median over the repeats (and
+availability, which must stay 1.0 with no fault), and the ratio.
+
+    python benchmarks/scale.py [--repeats 3] [--modes strong,weak,eventual]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+from sim import Scenario, run
+
+SIZES = (10, 1000)
+TARGET = 1.5
+
+
+def scenario(mode: str, nodes: int) -> Scenario:
+    """The browse run of the docstring on `nodes` nodes in `mode`."""
+    return Scenario.from_dict(
+        {
+            "name": f"scale {mode} {nodes}",
+            "seed": 1,
+            "duration_ms": 20_000,
+            "settle_ms": 5_000,
+            "cluster": {"nodes": nodes, "replication": 3, "mode": mode},
+            "workload": {
+                "kind": "browse",
+                "products": 200,
+                "customers": 4_000,
+                "arrival_mean_ms": 5.0,
+            },
+        }
+    )
+
+
+def per_request_ms(mode: str, nodes: int, repeats: int) -> tuple[float, dict[str, Any]]:
+    """The median wall ms per shop request over `repeats` runs, and the last run's metrics."""
+    costs, metrics = [], {}
+    for _ in range(repeats):
+        start = time.perf_counter()
+        metrics = run(scenario(mode, nodes)).metrics
+        costs.append((time.perf_counter() - start) * 1000 / metrics["requests"])
+    return statistics.median(costs), metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per cell (median)")
+    parser.add_argument("--modes", default="strong,weak,eventual", help="comma-separated")
+    args = parser.parse_args()
+    print(
+        f"scale: browse, ~20,000 requests, {SIZES[0]} vs {SIZES[1]} nodes, {args.repeats} repeats"
+    )
+    for mode in args.modes.split(","):
+        cells = {n: per_request_ms(mode, n, args.repeats) for n in SIZES}
+        (small, m_small), (large, m_large) = cells[SIZES[0]], cells[SIZES[1]]
+        ratio = large / small
+        verdict = "met" if ratio <= TARGET else "MISSED"
+        print(
+            f"  {mode:9} {SIZES[0]:>5} nodes {small:6.3f} ms/request "
+            f"(avail {m_small['availability']:.3f})   {SIZES[1]:>5} nodes {large:6.3f} ms/request "
+            f"(avail {m_large['availability']:.3f})   ratio {ratio:4.2f}x  "
+            f"target <= {TARGET}x: {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()
