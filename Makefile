@@ -32,6 +32,7 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/engine.py
 	$(PY) benchmarks/checker.py
 	$(PY) benchmarks/sweep.py
+	$(PY) benchmarks/probe.py
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check .

@@ -168,7 +168,7 @@ def quiet_note(scenario: Any) -> str | None:
         f"cluster.{scenario.cluster.mode}.{key} = {json.dumps(getattr(settings, key))}"
         for key in type(settings).QUIET
     )
-    return f"{workload.kind} workload with {given} (off by default for it, so reads repair nothing)"
+    return f"{workload.kind} workload runs with {given} (its defaults unless set: no repair)"
 
 
 def write_history(history: Any, path: Path) -> None:

@@ -24,6 +24,7 @@ SWEPT = {
     "occ_vs_lock": ["cluster.mode", "shop.concurrency", "workload.customers", "faults"],
     "quorum_tradeoffs": ["cluster.replication", "cluster.read_quorum", "cluster.write_quorum"],
     "siblings": ["workload.arrival_mean_ms", "faults"],
+    "staleness": ["name", "network", "cluster.read_quorum", "cluster.write_quorum"],
 }
 
 

@@ -13,7 +13,11 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_there_are_notebooks() -> None:
-    assert {p.name for p in NOTEBOOKS} >= {"cap_tradeoffs.ipynb", "concurrency_control.ipynb"}
+    assert {p.name for p in NOTEBOOKS} >= {
+        "cap_tradeoffs.ipynb",
+        "concurrency_control.ipynb",
+        "staleness.ipynb",
+    }
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
