@@ -121,3 +121,11 @@ def test_every_mode_runs_the_probe(probe_file: Path, mode: str) -> None:
 def test_runs_without_probe_reads_report_null() -> None:
     m = run(load_scenario(Path(__file__).parents[2] / "scenarios" / "flash_sale_partition.toml"))
     assert m.metrics["t_visibility"] is None and m.metrics["k_staleness"] is None
+
+
+@pytest.mark.parametrize(("r", "w"), [(1, 3), (2, 2), (3, 1)])
+def test_overlapping_quorums_see_every_commit_at_once(probe_file: Path, r: int, w: int) -> None:
+    """R + W > N: every read quorum meets the write's quorum (README, "How eventual")."""
+    quorums = [f"cluster.eventual.read_quorum={r}", f"cluster.eventual.write_quorum={w}"]
+    vis = run(load_scenario(probe_file, quorums)).metrics["t_visibility"]
+    assert vis["p_consistent"] == [1.0] * 4 and min(vis["reads"]) >= 290
