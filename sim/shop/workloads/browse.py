@@ -44,13 +44,15 @@ class Browse(Arrivals):
         self.choices = shop.streams.get("customers")
         ranks = np.arange(1, config.products + 1, dtype=float)
         weights = ranks**-settings.zipf_s
-        self._zipf = weights / weights.sum()
+        # Generator.choice(p=...) rebuilds this cumulative sum on every call; drawing
+        # uniforms and searching it is what choice does, with the same draws.
+        cdf = (weights / weights.sum()).cumsum()
+        self._zipf_cdf = cdf / cdf[-1]
 
     def _visit(self, customer: int, client: StoreClient) -> None:
         s = self.settings
-        picks = self.choices.choice(
-            self.config.products, size=max(s.reads_per_customer, 1), p=self._zipf
-        )
+        uniforms = self.choices.random(max(s.reads_per_customer, 1))
+        picks = self._zipf_cdf.searchsorted(uniforms, side="right")
         buys = bool(self.choices.random() < s.buy_probability)
         self.shop.env.process(self._browse(client, customer, picks, buys))
 
