@@ -80,28 +80,39 @@ class HandoffAck:
 
 @message
 class SyncRoot:
-    """Anti-entropy, step 1: the Merkle root of the keys we both replicate (§4.7)."""
+    """Anti-entropy, step 1: my Merkle root over the keys we both replicate (§4.7).
+
+    `root` is the tree's hash, `count` how many keys it holds.
+    """
 
     kind: ClassVar[str] = "sync"
     root: int
+    count: int
 
 
 @message
-class SyncBuckets:
-    """Step 2 (roots differ): my leaf hashes, one per bucket of keys."""
+class SyncTree:
+    """Next step where nodes differ: my children of the differing subtrees, one level down.
+
+    `nodes` holds (index, hash, count) of all 16 children (empty ones too) of
+    each subtree of level `level - 1` that differed and was too big to send.
+    """
 
     kind: ClassVar[str] = "sync"
-    leaves: tuple[int, ...]
+    level: int
+    nodes: tuple[tuple[int, int, int], ...]
 
 
 @message
 class SyncKeys:
-    """Steps 3 and 4: the versions of every key in the buckets that differ.
+    """Last steps: the versions of every key I hold in `subtrees` (node indices at `level`).
 
-    `answer` asks the receiver to send back what it holds that the sender lacks.
+    `answer` asks the receiver to merge them and send back, for the same
+    subtrees, the versions it holds that differ from what was sent.
     """
 
     kind: ClassVar[str] = "sync"
-    buckets: tuple[int, ...]
+    level: int
+    subtrees: tuple[int, ...]
     entries: tuple[tuple[str, Siblings], ...]
     answer: bool
