@@ -15,12 +15,30 @@ push to its other subscribers, one hop). Versions are `(timestamp_ms, node)`
 pairs; a write's `context` is the version read, and a conditional write applies
 only if the home node's version still equals it (a local check, not a global
 one: which is why weak mode oversells).
+
+A subscriber's copy is a cache entry with a lease (`lease_ms`, after Gray and
+Cheriton's leases, SOSP 1989): it stays subscribed while it serves the key at
+least once every `lease_ms`. A subscriber that has not served the key for that
+long when a push for it arrives lets the subscription lapse: it drops its copy
+and answers the push with an Unsubscribe, and that replica pushes to it no
+more; its next request for the key fetches afresh, as a first one does. So a
+write reaches the nodes that served the key recently (plus, once each, those
+that lapsed since), not every node that ever did: behind a load balancer on
+1,000 nodes, the latter is most of the cluster for a popular key. The lapse is
+found at a push, not kept off by renewals (a cache-coherence directory prunes
+a silently evicted sharer at the next invalidation the same way): renewing
+would cost every busy holder messages for every key it serves, at any cluster
+size, where a lapse costs a push and an Unsubscribe, and only when a write
+comes. A copy newer than the push (a write of its own that the replicas lack)
+is not dropped: weak mode has no other path that would bring it to them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, ClassVar
+
+from pydantic import Field
 
 from sim.config.cluster import ModeSettings
 from sim.engine.network import message
@@ -45,39 +63,76 @@ _LOADED: Stamp = (-1.0e15, -1)  # the initial data: older than any write, JSON-s
 _NEVER = float("-inf")
 FETCH_RETRY_MS = 100.0
 """A node waiting this long for a fetched copy asks again, when the next read comes."""
+LEASE_MS = 2000.0
+"""Default lease of a subscriber's copy. The demo's longest pause between two requests
+for its product at one node is 1.2 s, so no copy lapses there (seeds 1 to 10) and the
+demo is what it was before leases; on 1,000 nodes behind the balancer a node serves
+even the most popular product about once every 6 s, so most subscriptions lapse."""
 
 
 @message
 class Push:
-    """A write pushed from one holder to another."""
+    """A write pushed from one holder to another.
+
+    `epoch` is the origin's subscription epoch for the key (see Fetch); a replica
+    reads it only from a non-replica origin, which the push subscribes.
+    """
 
     kind: ClassVar[str] = "write"
     key: Key
     stamp: Stamp
     value: Value
     origin: int
+    epoch: int
 
 
 @message
 class Fetch:
-    """A non-replica home node asks a replica for a key it does not hold, and subscribes."""
+    """A non-replica home node asks a replica for a key it does not hold, and subscribes.
+
+    `epoch` orders the sender's subscriptions to the key: an Unsubscribe ends only
+    those of smaller epochs, so one overtaken by a later Fetch ends nothing new.
+    """
 
     kind: ClassVar[str] = "read"
     key: Key
+    epoch: int
 
 
 @message
 class FetchReply:
-    """A replica's answer to Fetch (stamp _ZERO and value None when it has no copy)."""
+    """A replica's answer to Fetch (stamp _ZERO and value None when it has no copy).
+
+    `epoch` is the Fetch's: a reply to a fetch made before the asker's last lapse
+    is dropped, since that subscription may have ended.
+    """
 
     kind: ClassVar[str] = "response"
     key: Key
     stamp: Stamp
     value: Value
+    epoch: int
+
+
+@message
+class Unsubscribe:
+    """A subscriber's answer to a push once its lease lapsed: push no more.
+
+    Ends the sender's subscriptions of epochs below `epoch` (its epoch from now on).
+    """
+
+    kind: ClassVar[str] = "ack"
+    key: Key
+    epoch: int
 
 
 class WeakSettings(ModeSettings):
-    """Weak mode has no settings of its own: N and durability are the cluster's."""
+    """`[cluster.weak]`: how long a non-replica holder's copy stays subscribed unused."""
+
+    lease_ms: float = Field(LEASE_MS, ge=0.0)
+    """A non-replica holder that has not served a key for this long lets its
+    subscription lapse at the next push and fetches afresh when next asked;
+    0: subscriptions never lapse (every node that held a key stays subscribed)."""
 
 
 class WeakMode(LocalLocks):
@@ -93,10 +148,19 @@ class WeakMode(LocalLocks):
         self.n = world.replication
         self.durable = world.durable
         nodes = world.nodes
+        lease = (settings or WeakSettings()).lease_ms
+        self.lease_ms = lease if lease > 0 else float("inf")
         # store[node][key] = (stamp, value)
         self.store: list[dict[Key, tuple[Stamp, Value]]] = [{} for _ in range(nodes)]
-        # subscribers[node][key] = non-replica nodes that fetched the key from `node`
-        self.subscribers: list[dict[Key, set[int]]] = [{} for _ in range(nodes)]
+        # subscribers[node][key] = {non-replica node: its subscription epoch}, for the
+        # nodes that fetched the key from `node` or pushed it a write of theirs
+        self.subscribers: list[dict[Key, dict[int, int]]] = [{} for _ in range(nodes)]
+        # served_at[node][key] = when `node` last answered a request for the key
+        self.served_at: list[dict[Key, float]] = [{} for _ in range(nodes)]
+        # epochs[node][key] = the node's subscription epoch for the key (0 until a lapse)
+        self.epochs: list[dict[Key, int]] = [{} for _ in range(nodes)]
+        self._last_epoch = 0
+        self.lapses = 0
         self.pending_fetch: list[dict[Key, list[Reply]]] = [{} for _ in range(nodes)]
         self.fetched_at: list[dict[Key, float]] = [{} for _ in range(nodes)]
         self.locks = [LeaseLocks() for _ in range(nodes)]
@@ -108,6 +172,7 @@ class WeakMode(LocalLocks):
         world.network.register(Push, self._on_push)
         world.network.register(Fetch, self._on_fetch)
         world.network.register(FetchReply, self._on_fetch_reply)
+        world.network.register(Unsubscribe, self._on_unsubscribe)
 
     # ------------------------------------------------------------------ client API
 
@@ -118,17 +183,19 @@ class WeakMode(LocalLocks):
 
     def read(self, node: int, key: Key, reply: Reply) -> None:
         """Answer from the home node's copy; fetch it first if the node holds none."""
+        now = self.world.now
+        self.served_at[node][key] = now
         entry = self.store[node].get(key)
         if entry is None and node not in self.ring.preference_list(key, self.n):
             waiting = self.pending_fetch[node].setdefault(key, [])
             waiting.append(reply)
-            now = self.world.now
             if len(waiting) == 1 or now - self.fetched_at[node].get(key, now) >= FETCH_RETRY_MS:
                 # The first asker fetches; a later one fetches again if no reply came
                 # for a while (a cut dropped the fetch: nothing else would retry it).
                 self.fetched_at[node][key] = now
+                msg = Fetch(key, self.epochs[node].get(key, 0))
                 for replica in self.ring.preference_list(key, self.n):
-                    self.net.send(node, replica, Fetch(key))
+                    self.net.send(node, replica, msg)
             return
         reply(self._read_result(entry))
 
@@ -142,6 +209,7 @@ class WeakMode(LocalLocks):
         reply: Reply,
     ) -> None:
         """Apply locally, acknowledge at once, push to the other holders."""
+        self.served_at[node][key] = self.world.now
         entry = self.store[node].get(key)
         if conditional:
             current = entry[0] if entry is not None else None
@@ -165,6 +233,7 @@ class WeakMode(LocalLocks):
         self.locks[node].clear()
         self.pending_fetch[node].clear()
         self.fetched_at[node].clear()
+        self.served_at[node].clear()
         if not self.durable:
             for key in self.store[node]:
                 self.holders[key].discard(node)
@@ -199,7 +268,7 @@ class WeakMode(LocalLocks):
         return True
 
     def _push(self, node: int, key: Key, stamp: Stamp, value: Value, exclude: int) -> None:
-        msg = Push(key, stamp, value, node)
+        msg = Push(key, stamp, value, node, self.epochs[node].get(key, 0))
         send = self.net.send
         for replica in self.ring.preference_list(key, self.n):
             if replica != node and replica != exclude:
@@ -211,29 +280,80 @@ class WeakMode(LocalLocks):
                     send(node, sub, msg)
 
     def _on_push(self, src: int, dst: int, msg: Push) -> None:
-        self._apply(dst, msg.key, msg.stamp, msg.value)
-        replicas = self.ring.preference_list(msg.key, self.n)
+        key = msg.key
+        replicas = self.ring.preference_list(key, self.n)
+        if dst not in replicas:
+            # A subscriber: its lease runs from the last request it served for the key.
+            if self.world.now - self.served_at[dst].get(key, _NEVER) > self.lease_ms:
+                entry = self.store[dst].get(key)
+                if entry is None:
+                    self._lapse(src, dst, key)
+                    return
+                if entry[0] <= msg.stamp:
+                    # Lapsed, and the sender holds this value or a later one: nothing is
+                    # lost by dropping the copy (applied first, for LWW's accounting). A
+                    # newer copy (a write of its own the replicas lack) stays subscribed.
+                    self._apply(dst, key, msg.stamp, msg.value)
+                    self._lapse(src, dst, key)
+                    return
+            self._apply(dst, key, msg.stamp, msg.value)
+            return
+        self._apply(dst, key, msg.stamp, msg.value)
         if src not in replicas:
             # A subscriber's own write: remember it, and pass it on to the other
             # subscribers (one hop; the subscriber already pushed to the replicas).
-            self.subscribers[dst].setdefault(msg.key, set()).add(src)
-            subs = self.subscribers[dst][msg.key]
+            subs = self._subscribe(dst, key, src, msg.epoch)
             for sub in sorted(subs):
                 if sub != src:
                     self.net.send(dst, sub, msg)
 
+    def _subscribe(self, replica: int, key: Key, node: int, epoch: int) -> dict[int, int]:
+        """Record `node` as a subscriber of `replica` for `key` (at the later epoch)."""
+        subs = self.subscribers[replica].get(key)
+        if subs is None:
+            subs = self.subscribers[replica][key] = {}
+        if subs.get(node, -1) < epoch:
+            subs[node] = epoch
+        return subs
+
+    def _lapse(self, src: int, node: int, key: Key) -> None:
+        """`node`'s lease on `key` ran out: drop its copy and tell `src` to push no more."""
+        if self.store[node].pop(key, None) is not None:
+            self.holders[key].discard(node)
+            self.dirty.add(key)
+            self.lapses += 1
+        self.served_at[node].pop(key, None)
+        # A new epoch, larger than any the node subscribed with: the Unsubscribe ends
+        # those, and not a subscription its next Fetch makes (which may arrive first).
+        self._last_epoch += 1
+        self.epochs[node][key] = self._last_epoch
+        self.net.send(node, src, Unsubscribe(key, self._last_epoch))
+
+    def _on_unsubscribe(self, src: int, dst: int, msg: Unsubscribe) -> None:
+        subs = self.subscribers[dst].get(msg.key)
+        if subs is not None and subs.get(src, msg.epoch) < msg.epoch:
+            del subs[src]
+            if not subs:
+                del self.subscribers[dst][msg.key]
+
     def _on_fetch(self, src: int, dst: int, msg: Fetch) -> None:
-        self.subscribers[dst].setdefault(msg.key, set()).add(src)
+        self._subscribe(dst, msg.key, src, msg.epoch)
         entry = self.store[dst].get(msg.key)
         stamp, value = entry if entry is not None else (_ZERO, None)
-        self.net.send(dst, src, FetchReply(msg.key, stamp, value))
+        self.net.send(dst, src, FetchReply(msg.key, stamp, value, msg.epoch))
 
     def _on_fetch_reply(self, src: int, dst: int, msg: FetchReply) -> None:
+        if msg.epoch != self.epochs[dst].get(msg.key, 0):
+            # Asked before a lapse (a reply slower than the lease): the replica may no
+            # longer push to this node, so its value must not become a served copy. A
+            # reader still waiting is answered by the next fetch (FETCH_RETRY_MS).
+            return
         if msg.value is not None:
             self._apply(dst, msg.key, msg.stamp, msg.value)
         waiting = self.pending_fetch[dst].pop(msg.key, None)
         self.fetched_at[dst].pop(msg.key, None)
         if waiting:
+            self.served_at[dst][msg.key] = self.world.now  # the lease runs from the answer
             result = self._read_result(self.store[dst].get(msg.key))
             for reply in waiting:
                 reply(result)
@@ -291,10 +411,12 @@ class WeakMode(LocalLocks):
 
     def stats(self) -> dict[str, Any]:
         """Writes acknowledged but already older than the value they landed on; writes that
-        clock skew made last-writer-wins discard (later in real time, older by stamp)."""
+        clock skew made last-writer-wins discard (later in real time, older by stamp);
+        subscribers' copies dropped because their lease lapsed."""
         return {
             "lww_lost_on_arrival": self.lost_on_arrival,
             "lww_discarded": len(self.skew_discarded),
+            "lease_lapses": self.lapses,
         }
 
 
@@ -302,7 +424,7 @@ MODE = ModeSpec(
     name="weak",
     settings=WeakSettings,
     build=WeakMode,
-    counters=("lww_lost_on_arrival", "lww_discarded"),
+    counters=("lww_lost_on_arrival", "lww_discarded", "lease_lapses"),
     summary="the home node answers alone, pushes writes best effort; last writer wins",
     colour="tab:red",
     order=20,

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from sim.modes.base import Status
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.config.network import NetworkConfig, message_kinds
+from sim.distributions import Constant
+from sim.engine.clocks import Clocks
+from sim.engine.kernel import Engine
+from sim.engine.network import LinkState, Network
+from sim.engine.ring import Ring
+from sim.engine.world import World
+from sim.modes.base import KeyState, Status
 from sim.modes.weak import WeakMode
+from sim.rng import Streams
 from tests.modes.conftest import build_world, call, make_mode
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def weak(world, **kw) -> WeakMode:
@@ -83,3 +101,206 @@ def test_non_replica_home_fetches_then_subscribes() -> None:
     mode.write(replicas[0], key, "v1", None, False, lambda r: None)
     world.env.run(until=100)
     assert mode.store[outsider][key][1] == "v1"  # pushed to the subscriber
+
+
+# ---------------------------------------------------------------- leases (issue 13)
+
+
+def _count_sends(world) -> list[tuple[int, int, str]]:
+    """Record every message the mode sends from now on as (src, dst, message type)."""
+    sent: list[tuple[int, int, str]] = []
+    send = world.network.send
+
+    def counting(src: int, dst: int, msg: object) -> None:
+        sent.append((src, dst, type(msg).__name__))
+        send(src, dst, msg)
+
+    world.network.send = counting
+    return sent
+
+
+def _fan_out_after_lapse(nodes: int, lease_ms: float) -> dict[str, object]:
+    """Every non-replica node reads `k` once; three read it again later; then two writes.
+
+    The first write (at a replica, after the lease ran out) still reaches every
+    subscriber once: the quiet ones lapse on it. Returns what the second write sent.
+    """
+    world = build_world(nodes=nodes)
+    mode = weak(world, lease_ms=lease_ms)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    others = [n for n in range(nodes) if n not in replicas]
+    active, quiet = others[:3], others[3:]
+    mode.load(key, "v0")
+    for node in others:
+        mode.read(node, key, lambda r: None)
+    world.env.run(until=100)
+    assert all(mode.store[n][key][1] == "v0" for n in others)  # all subscribed
+    world.env.run(until=1500)
+    for node in active:  # served recently: their leases hold
+        assert call(world.env, lambda r, n=node: mode.read(n, key, r))[0].siblings == ("v0",)
+    mode.write(replicas[0], key, "v1", None, False, lambda r: None)
+    world.env.run(until=1600)
+    sent = _count_sends(world)
+    mode.write(replicas[0], key, "v2", None, False, lambda r: None)
+    world.env.run(until=1700)
+    return {
+        "pushes": [dst for src, dst, kind in sent if kind == "Push"],
+        "replicas": replicas,
+        "active": active,
+        "quiet": quiet,
+        "mode": mode,
+    }
+
+
+@pytest.mark.parametrize("nodes", [10, 100, 1000])
+def test_a_write_fans_out_to_recent_servers_only_whatever_the_cluster_size(nodes: int) -> None:
+    out = _fan_out_after_lapse(nodes, lease_ms=1000.0)
+    replicas, active, quiet = out["replicas"], out["active"], out["quiet"]
+    # The other two replicas and the three nodes that served the key within the
+    # lease: five messages on 10 nodes as on 1,000; a lapsed subscriber gets none.
+    assert sorted(out["pushes"]) == sorted([*replicas[1:], *active])
+    mode = out["mode"]
+    assert mode.stats()["lease_lapses"] == len(quiet)
+    assert all("k" not in mode.store[n] for n in quiet)  # lapsed copies are dropped
+    assert all(mode.store[n]["k"][1] == "v2" for n in active)
+    assert mode.final("k") == KeyState(("v2",), True, 3 + len(active))
+
+
+def test_lease_zero_keeps_every_subscriber_as_before() -> None:
+    out = _fan_out_after_lapse(100, lease_ms=0.0)
+    assert len(out["pushes"]) == 2 + 97  # every node that ever fetched the key
+    assert out["mode"].stats()["lease_lapses"] == 0
+
+
+def test_a_lapsed_subscriber_serves_from_a_fresh_fetch() -> None:
+    world = build_world(nodes=8)
+    mode = weak(world, lease_ms=500.0)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    sub = next(n for n in range(8) if n not in replicas)
+    mode.load(key, "v0")
+    mode.read(sub, key, lambda r: None)
+    world.env.run(until=1000)
+    sent = _count_sends(world)
+    mode.write(replicas[1], key, "v1", None, False, lambda r: None)  # sub lapses on it
+    world.env.run(until=1100)
+    assert (sub, replicas[1], "Unsubscribe") in sent
+    mode.write(replicas[1], key, "v2", None, False, lambda r: None)
+    world.env.run(until=1200)
+    assert [m for m in sent if m[1] == sub] == [(replicas[1], sub, "Push")]  # v1 only
+    box = call(world.env, lambda r: mode.read(sub, key, r))
+    assert box == []  # no copy: it asks the replicas again
+    world.env.run(until=1300)
+    assert box[0].siblings == ("v2",)
+    mode.write(replicas[1], key, "v3", None, False, lambda r: None)
+    world.env.run(until=1400)
+    assert mode.store[sub][key][1] == "v3"  # subscribed again
+
+
+def _world_with_slow(kind: str, latency_ms: float, nodes: int = 8) -> World:
+    """A world whose messages take 5 ms, except those of `kind`."""
+    env = Engine()
+    config = NetworkConfig(latency=Constant(5.0), latency_by_kind={kind: Constant(latency_ms)})
+    net = Network(env, config, np.random.default_rng(1), LinkState(), message_kinds())
+    clocks = Clocks(env, [0.0] * nodes)
+    return World(env, net, Ring(list(range(nodes)), 16), clocks, net.links, Streams(1), nodes)
+
+
+def test_an_unsubscribe_overtaken_by_a_later_fetch_ends_nothing_new() -> None:
+    # The Unsubscribe (an "ack") takes 50 ms; the Fetch sent 1 ms after it, 5 ms.
+    world = _world_with_slow("ack", 50.0)
+    mode = weak(world, lease_ms=500.0)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    sub = next(n for n in range(8) if n not in replicas)
+    mode.load(key, "v0")
+    mode.read(sub, key, lambda r: None)
+    world.env.run(until=1000)
+    mode.write(replicas[0], key, "v1", None, False, lambda r: None)
+    world.env.run(until=1005.5)  # the push arrived at 1005: lapsed, Unsubscribe due at 1055
+    assert key not in mode.store[sub]
+    box = call(world.env, lambda r: mode.read(sub, key, r))
+    world.env.run(until=1100)
+    assert box[0].siblings == ("v1",)
+    mode.write(replicas[0], key, "v2", None, False, lambda r: None)
+    world.env.run(until=1200)
+    assert mode.store[sub][key][1] == "v2"  # still subscribed at replicas[0]
+
+
+def test_a_fetch_reply_slower_than_the_lease_does_not_become_a_copy() -> None:
+    # Replies take 3 s. Before sub's reply comes, a subscriber's write reaches it
+    # through every replica; idle for longer than the lease, it unsubscribes from
+    # all three. The late reply would be a copy that nobody pushes to any more.
+    world = _world_with_slow("response", 3000.0)
+    mode = weak(world, lease_ms=500.0)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    sub, writer = [n for n in range(8) if n not in replicas][:2]
+    mode.load(key, "v0")
+    first = call(world.env, lambda r: mode.read(sub, key, r))
+    world.env.run(until=1000)
+    mode.write(writer, key, "v1", None, False, lambda r: None)
+    world.env.run(until=1100)
+    assert all(sub not in mode.subscribers[r].get(key, {}) for r in replicas)
+    world.env.run(until=3100)  # the replies came and were dropped
+    assert key not in mode.store[sub] and first == []
+    again = call(world.env, lambda r: mode.read(sub, key, r))  # fetches anew
+    world.env.run(until=6200)
+    assert first[0].siblings == again[0].siblings == ("v1",)
+    mode.write(replicas[0], key, "v2", None, False, lambda r: None)
+    world.env.run(until=6300)
+    assert mode.store[sub][key][1] == "v2"
+
+
+def test_a_copy_newer_than_the_push_is_kept_with_its_subscription() -> None:
+    # sub's clock runs 10 s ahead; its write is cut off from the replicas, so its
+    # copy is the only one holding it: a lapse must not drop it.
+    key = "k"
+    replicas = Ring(list(range(8)), 16).preference_list(key, 3)
+    sub = next(n for n in range(8) if n not in replicas)
+    world = build_world(nodes=8, skew=[10_000.0 if n == sub else 0.0 for n in range(8)])
+    assert world.ring.preference_list(key, 3) == replicas
+    mode = weak(world, lease_ms=500.0)
+    mode.load(key, "v0")
+    mode.read(sub, key, lambda r: None)
+    world.env.run(until=100)
+    cut = lambda src, dst: src == sub  # noqa: E731
+    world.links.add_cut(cut)
+    mode.write(sub, key, "mine", None, False, lambda r: None)
+    world.env.run(until=200)
+    world.links.remove_cut(cut)
+    world.env.run(until=2000)
+    sent = _count_sends(world)
+    mode.write(replicas[0], key, "older-stamp", None, False, lambda r: None)
+    world.env.run(until=2100)
+    assert mode.store[sub][key][1] == "mine"
+    assert not [m for m in sent if m[2] == "Unsubscribe"]
+    assert mode.stats()["lease_lapses"] == 0
+    assert mode.final(key).siblings == ("mine",)
+
+
+def test_lapses_keep_histories_identical_across_processes(tmp_path: Path) -> None:
+    """A browse on 60 nodes behind the balancer, with a partition: many lapses, same bytes."""
+    halves = [list(range(30)), list(range(30, 60))]
+    path = tmp_path / "browse60.toml"
+    path.write_text(
+        "seed = 3\nduration_ms = 3000\nsettle_ms = 1000\n"
+        '[cluster]\nnodes = 60\nmode = "weak"\n[cluster.weak]\nlease_ms = 200.0\n'
+        '[workload]\nkind = "browse"\nproducts = 20\ncustomers = 300\narrival_mean_ms = 10.0\n'
+        f'[[faults]]\nkind = "partition"\nstart_ms = 1000\nend_ms = 2000\ngroups = {halves}\n'
+    )
+    outputs = []
+    for hash_seed in ("1", "2"):
+        history = tmp_path / f"{hash_seed}.jsonl"
+        proc = subprocess.run(
+            [sys.executable, "-m", "sim", "run", str(path), "--json", "--history", str(history)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+            env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"},
+        )
+        outputs.append((proc.stdout, history.read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0][0])["metrics"]["mode"]["lease_lapses"] > 0
