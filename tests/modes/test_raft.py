@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import simpy
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
@@ -25,6 +26,13 @@ from tests.modes.conftest import build_world, call, make_mode
 from tests.strategies import faults
 
 ELECTED_BY_MS = 400.0  # a fresh group has a leader well before this (5 ms links)
+LIVENESS_MS = 500.0  # StrongSettings.liveness_ms's default
+DETECT_MS = 3 * LIVENESS_MS
+"""How much later than with heartbeats a quiesced follower may notice that its leader's node
+went silent: the last liveness heartbeat it heard can be a period old, and it suspects
+after two more periods (raft.Liveness)."""
+QUIESCE = pytest.mark.parametrize("quiesce", [True, False], ids=["quiesced", "heartbeats"])
+"""Fault tests run on idle groups both ways: quiesced (the default) and always heartbeating."""
 
 
 def strong(world, **kw) -> StrongMode:
@@ -173,8 +181,12 @@ def test_a_read_sees_the_last_acknowledged_write_from_any_node() -> None:
     assert absent == ReadResult(Status.OK)
 
 
-def test_the_minority_side_cannot_commit_while_the_majority_elects_and_serves() -> None:
-    world, mode, group = started()
+@QUIESCE
+def test_the_minority_side_cannot_commit_while_the_majority_elects_and_serves(
+    quiesce: bool,
+) -> None:
+    world, mode, group = started(quiesce=quiesce)
+    detect = DETECT_MS if quiesce else 0.0
     old = group.leader()
     old_term = group.replicas[old].term
     rest = [n for n in group.members if n != old]
@@ -185,9 +197,10 @@ def test_the_minority_side_cannot_commit_while_the_majority_elects_and_serves() 
     )
     t0 = world.env.now
     stuck = call(world.env, lambda r: mode.write(old, "k", "minority", None, False, r))
-    world.env.run(until=t0 + 600.0)
+    world.env.run(until=t0 + 600.0 + detect)
     assert stuck == []  # never a false OK, nor a FAIL: the outcome is unknown
-    assert group.replicas[old].role is not Role.LEADER  # check-quorum deposed it
+    # check-quorum deposed it (a quiesced leader too: the write woke it)
+    assert group.replicas[old].role is not Role.LEADER
     new = group.leader()
     assert new in rest and group.replicas[new].term > old_term
     ok = answer(world, lambda r: mode.write(rest[0], "k", "majority", None, False, r), 200.0)
@@ -204,29 +217,37 @@ def test_the_minority_side_cannot_commit_while_the_majority_elects_and_serves() 
     assert group.replicas[old].log[ok.version].command.value == "majority"
 
 
-def test_a_leader_cut_off_steps_down_and_a_new_one_takes_over() -> None:
-    world, mode, group = started()
+@QUIESCE
+def test_a_leader_cut_off_steps_down_and_a_new_one_takes_over(quiesce: bool) -> None:
+    world, mode, group = started(quiesce=quiesce)
     old = group.leader()
     cut = isolate_cut(old)
     world.links.add_cut(cut)
     low = 150.0
     world.env.run(until=world.env.now + low + 2 * 50.0)
-    assert group.replicas[old].role is Role.FOLLOWER
-    assert mode.stats()["step_downs"] == 1
-    world.env.run(until=world.env.now + 400.0)
+    if quiesce:
+        # Quiesced, it ticks no check-quorum: nothing tells it yet (nothing asks it either;
+        # a request would wake it, and then check-quorum deposes it, as above).
+        assert group.replicas[old].quiet and mode.stats()["step_downs"] == 0
+    else:
+        assert group.replicas[old].role is Role.FOLLOWER
+        assert mode.stats()["step_downs"] == 1
+    world.env.run(until=world.env.now + 400.0 + (DETECT_MS if quiesce else 0.0))
     new = group.leader()
     assert new not in (None, old)
     world.links.remove_cut(cut)
     world.env.run(until=world.env.now + 200.0)
     assert group.replicas[old].leader_id == new
+    assert group.replicas[old].role is Role.FOLLOWER
 
 
-def test_a_deposed_leader_never_answers_a_read_with_old_data() -> None:
-    world, mode, group = started()
+@QUIESCE
+def test_a_deposed_leader_never_answers_a_read_with_old_data(quiesce: bool) -> None:
+    world, mode, group = started(quiesce=quiesce)
     old = group.leader()
     world.links.add_cut(isolate_cut(old))
     read = call(world.env, lambda r: mode.read(old, "k", r))  # the old leader is its home
-    world.env.run(until=world.env.now + 500.0)
+    world.env.run(until=world.env.now + 500.0 + (DETECT_MS if quiesce else 0.0))
     other = next(n for n in group.members if n != old)
     ok = answer(world, lambda r: mode.write(other, "k", "v1", None, False, r), 200.0)
     assert ok.status is Status.OK
@@ -238,8 +259,9 @@ def test_a_deposed_leader_never_answers_a_read_with_old_data() -> None:
 # ---------------------------------------------------------------------- crash and restart
 
 
-def test_crash_and_restart_with_a_durable_log_rebuilds_the_state_machine() -> None:
-    world, mode, group = started()
+@QUIESCE
+def test_crash_and_restart_with_a_durable_log_rebuilds_the_state_machine(quiesce: bool) -> None:
+    world, mode, group = started(quiesce=quiesce)
     victim = group.leader()
     for i in range(3):
         assert answer(world, lambda r, i=i: mode.write(victim, "k", f"a{i}", None, False, r), 60)
@@ -249,7 +271,7 @@ def test_crash_and_restart_with_a_durable_log_rebuilds_the_state_machine() -> No
     r = group.replicas[victim]
     assert r.sm.data == {} and r.commit_index == 0 and r.role is Role.FOLLOWER
     assert r.log.last_index == before and r.term >= 1  # durable: log, term, vote kept
-    world.env.run(until=world.env.now + 500.0)
+    world.env.run(until=world.env.now + 500.0 + (DETECT_MS if quiesce else 0.0))
     survivor = next(n for n in group.members if n != victim)
     late = answer(world, lambda r: mode.write(survivor, "k", "b", None, False, r), 200.0)
     assert late.status is Status.OK
@@ -298,14 +320,43 @@ def test_safety_under_random_faults() -> None:
         data=st.data(),
     )
     def holds(nodes: int, replication: int, seed: int, data) -> None:
-        seen["re-elections"] += safety_example(nodes, replication, seed, data)
+        seen.update(safety_example(nodes, replication, seed, data))
 
     holds()
     assert seen["re-elections"] > 0, f"no example re-elected a leader ({dict(seen)})"
 
 
-def safety_example(nodes: int, replication: int, seed: int, data) -> bool:
-    """One example of the safety property; whether some group elected a second leader."""
+def test_safety_under_random_faults_that_strike_quiesced_groups() -> None:
+    """The same laws when the faults find the groups quiesced.
+
+    A write every 700 ms, round the keys: each group idles about two seconds
+    between writes, long enough to quiesce, so crashes and cuts strike groups
+    whose followers run no election timer and must notice through node
+    liveness (or a request) that their leader is gone. The examples must
+    include quiesced groups, leaders replaced after a liveness suspicion, and
+    re-elections.
+    """
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        nodes=st.integers(3, 5),
+        replication=st.integers(2, 5),
+        seed=st.integers(0, 2**31 - 1),
+        data=st.data(),
+    )
+    def holds(nodes: int, replication: int, seed: int, data) -> None:
+        seen.update(safety_example(nodes, replication, seed, data, gap_ms=700.0, horizon=8000.0))
+
+    holds()
+    for case in ("re-elections", "quiesced", "liveness suspicions"):
+        assert seen[case] > 0, f"no example reached {case!r} ({dict(seen)})"
+
+
+def safety_example(
+    nodes: int, replication: int, seed: int, data, gap_ms: float = 10.0, horizon: float = 2000.0
+) -> Counter[str]:
+    """One example of the safety property; which cases it reached (re-elections, quiescence)."""
     replication = min(replication, nodes)
     note(f"seed={seed} nodes={nodes} replication={replication}")
     world = build_world(nodes, latency_ms=3.0, seed=seed)
@@ -313,7 +364,6 @@ def safety_example(nodes: int, replication: int, seed: int, data) -> bool:
     keys = ["k0", "k1", "k2"]
     for key in keys:
         mode.load(key, f"{key}-init")
-    horizon = 2000.0
     specs = data.draw(faults(nodes, horizon, ("partition", "one-way", "isolate", "crash")))
     note(repr(specs))
     Nemesis(
@@ -333,12 +383,13 @@ def safety_example(nodes: int, replication: int, seed: int, data) -> bool:
 
         mode.write(home, key, value, None, False, done)
 
-    for i in range(int(horizon / 10)):
-        world.env.call_later(10.0 * i, write, i)
+    for i in range(int(horizon / gap_ms)):
+        world.env.call_later(gap_ms * i, write, i)
     world.env.run(until=horizon + 3000.0)
     assert acked, "nothing was acknowledged"
     reelected = sum(len(g.elected) for g in mode.raft.groups) > len(mode.raft.groups)
     event(f"re-elections: {'yes' if reelected else 'no'}")
+    stats = mode.stats()
     for group in mode.raft.groups:
         terms = [term for term, _ in group.elected]
         assert len(terms) == len(set(terms)), group.elected
@@ -349,7 +400,13 @@ def safety_example(nodes: int, replication: int, seed: int, data) -> bool:
         group = mode.raft.group_for(key)
         assert all(r.log[index].command.value == value for r in group.live())
     assert list(mode.divergent_keys()) == []
-    return reelected
+    return Counter(
+        {
+            "re-elections": reelected,
+            "quiesced": stats["quiesces"] > 0,
+            "liveness suspicions": stats["liveness_suspicions"] > 0,
+        }
+    )
 
 
 # ---------------------------------------------------------------------- the state machine
@@ -408,3 +465,230 @@ def test_locks_are_replicated_leases() -> None:
     world.env.run(until=world.env.now + 100.0)
     assert {r.sm.locks.expiries for r in group.replicas.values()} == {1}
     assert mode.stats()["lock_expiries"] == 1
+
+
+# ---------------------------------------------------------------------- quiescence
+
+
+def quiet(group: RaftGroup) -> bool:
+    """Every live member is quiesced: the leader sends no heartbeats, followers run no timer."""
+    return all(r.quiet for r in group.live())
+
+
+def quiesced(nodes: int = 5, seed: int = 1, **kw) -> tuple[Any, StrongMode, RaftGroup]:
+    """`started`, then idle: by then the group has quiesced (one heartbeat after its no-op)."""
+    world, mode, group = started(nodes, seed, **kw)
+    assert quiet(group)
+    return world, mode, group
+
+
+def sent(world) -> Counter[str]:
+    """Messages sent so far, by kind."""
+    return Counter({k: v["sent"] for k, v in world.network.stats()["by_kind"].items()})
+
+
+def raft_timers(world) -> int:
+    """Election and heartbeat ticks waiting on the heap."""
+    names = ("_election_tick", "_heartbeat_tick")
+    return sum(
+        getattr(getattr(e, "fn", None), "__name__", "") in names for e in world.env.scheduled()
+    )
+
+
+def test_an_idle_quiesced_group_sends_only_one_liveness_heartbeat_per_node_pair() -> None:
+    world, mode, group = quiesced()
+    before = sent(world)
+    idle_ms = 10_000.0
+    world.env.run(until=world.env.now + idle_ms)
+    grew = sent(world) - before
+    assert set(grew) == {"liveness"}  # no AppendEntries, votes or requests
+    pairs = len(group.members) - 1  # the leader's node to each follower's node
+    assert grew["liveness"] <= pairs * (idle_ms / LIVENESS_MS + 1)
+    assert raft_timers(world) == 0 and quiet(group)
+    assert mode.stats()["elections"] == 1  # nobody campaigned
+
+
+def test_a_group_quiesces_even_when_a_round_trip_outlasts_a_heartbeat_period() -> None:
+    world = build_world(latency_ms=40.0)  # 80 ms round trips, 50 ms heartbeats
+    mode = strong(world)
+    mode.load("k", "v0")
+    world.env.run(until=2000.0)
+    group = mode.raft.group_for("k")
+    assert group.leader() is not None and quiet(group)
+    ok = answer(world, lambda r: mode.write(follower_of(group), "k", "v1", None, False, r), 500.0)
+    assert ok.status is Status.OK
+    world.env.run(until=world.env.now + 1000.0)
+    assert quiet(group)
+
+
+def test_without_quiescence_an_idle_group_heartbeats_every_period() -> None:
+    world, _, _ = started(quiesce=False)
+    before = sent(world)
+    world.env.run(until=world.env.now + 1000.0)
+    grew = sent(world) - before
+    # 20 rounds of AppendEntries to 2 followers, and their replies
+    assert grew["append"] == 20 * 2 * 2 and "liveness" not in grew
+
+
+def test_a_write_wakes_a_quiesced_group_which_quiesces_again_after_telling_the_commit() -> None:
+    world, mode, group = quiesced()
+    stats = mode.stats()
+    before = sent(world)
+    home = follower_of(group)  # a member: its replica knows the leader, one forward
+    ok = answer(world, lambda r: mode.write(home, "k", "v1", None, False, r), 100.0)
+    assert ok.status is Status.OK
+    world.env.run(until=world.env.now + 200.0)
+    assert quiet(group) and raft_timers(world) == 0
+    # the followers applied it: the Quiesce round told them the commit index
+    assert all(r.sm.data["k"] == ("v1", ok.version) for r in group.replicas.values())
+    grew = sent(world) - before
+    # the entry's round and the Quiesce round, to 2 followers and back
+    assert grew["append"] == 2 * 2 * 2
+    assert grew["forward"] == 1 and grew["response"] == 2  # Accepted, Answer
+    after = mode.stats()
+    assert after["wakes"] == stats["wakes"] + 1
+    assert after["quiesces"] == stats["quiesces"] + 1
+
+
+def test_a_read_of_a_quiesced_group_costs_one_quiesce_round_and_leaves_it_quiet() -> None:
+    world, mode, group = quiesced(nodes=6)
+    outsider = next(n for n in range(6) if n not in group.members)
+    before = sent(world)
+    read = answer(world, lambda r: mode.read(outsider, "k", r), 100.0)
+    assert read.status is Status.OK and read.siblings == ("v0",)
+    world.env.run(until=world.env.now + 200.0)
+    grew = sent(world) - before
+    # ReadIndex: a heartbeat round sent after the read arrived, acknowledged by a
+    # majority; on an idle group that round is a Quiesce, so it stays quiet
+    assert grew["append"] == 2 * 2
+    assert quiet(group) and raft_timers(world) == 0
+
+
+def test_a_request_at_a_quiesced_follower_wakes_it_and_its_leader() -> None:
+    world, mode, group = quiesced()
+    follower = follower_of(group)
+    before = sent(world)
+    rid = mode.raft.new_request()
+    group.on_forward(0, follower, Forward(rid, group.id, Command(WRITE, "k", rid, "x")))
+    r = group.replicas[follower]
+    assert not r.quiet and r.election_armed  # it runs its timer again...
+    world.env.run(until=world.env.now + 6.0)  # 5 ms links
+    assert not group.replicas[group.leader()].quiet  # ...and told the leader (Wake)
+    world.env.run(until=world.env.now + 300.0)
+    assert quiet(group) and mode.stats()["elections"] == 1  # back to quiet; nobody campaigned
+    assert sent(world) - before >= Counter({"append": 1})
+
+
+def until_replaced(world, group: RaftGroup, old: int, within_ms: float) -> float:
+    """Run until a leader other than `old` leads (in a higher term); how long it took."""
+    t0 = world.env.now
+    while world.env.now - t0 < within_ms:
+        world.env.run(until=world.env.now + 5.0)
+        new = group.leader()
+        if new not in (None, old):
+            return world.env.now - t0
+    raise AssertionError(f"no new leader within {within_ms} ms")
+
+
+REPLACED_WITHIN_MS = DETECT_MS + 2 * 300.0 + 100.0
+"""A silent leader of a quiesced group is replaced within this, with no request to wake it:
+the suspicion (DETECT_MS), a random part of an election timeout, a pre-vote round that a
+member still quiet refuses and is resent, the election itself."""
+
+
+@pytest.mark.parametrize("fault", ["crash", "isolate"])
+def test_the_silent_leader_of_an_idle_quiesced_group_is_replaced_within_a_bound(
+    fault: str,
+) -> None:
+    world, mode, group = quiesced()
+    old = group.leader()
+    old_term = group.replicas[old].term
+    if fault == "crash":
+        world.links.set_down(old, True)
+        mode.crash(old)
+    else:
+        world.links.add_cut(isolate_cut(old))
+    before = sent(world)
+    until_replaced(world, group, old, REPLACED_WITHIN_MS)
+    new = group.leader()
+    assert group.replicas[new].term > old_term
+    assert mode.stats()["liveness_suspicions"] >= 1
+    # until the suspicion nothing but liveness heartbeats was sent (and dropped)
+    assert (sent(world) - before)["forward"] == 0
+    survivor = next(n for n in group.members if n not in (old, new))
+    ok = answer(world, lambda r: mode.write(survivor, "k", "after", None, False, r), 200.0)
+    assert ok.status is Status.OK
+    if fault == "isolate":
+        world.links.cuts.clear()
+        world.links.active = False
+        world.env.run(until=world.env.now + 300.0)
+        assert group.replicas[old].role is Role.FOLLOWER
+        assert group.replicas[old].leader_id == new
+        assert group.replicas[old].sm.data["k"][0] == "after"
+
+
+def test_a_request_reaching_a_quiesced_group_whose_leader_crashed_is_served_soon() -> None:
+    """A request does not wait for the liveness suspicion: the follower it reaches wakes."""
+    world, mode, group = quiesced()
+    old = group.leader()
+    world.links.set_down(old, True)
+    mode.crash(old)
+    world.env.run(until=world.env.now + 100.0)
+    home = next(n for n in group.members if n != old)
+    t0 = world.env.now
+    box = call(world.env, lambda r: mode.write(home, "k", "soon", None, False, r))
+    while not box and world.env.now - t0 < DETECT_MS:
+        world.env.run(until=world.env.now + 5.0)
+    assert box and box[0].status is Status.OK
+    # a peer time-out, an election timeout, a pre-vote resend and the rounds
+    assert world.env.now - t0 < 50.0 + 300.0 + 50.0 + 100.0
+
+
+def test_a_leader_that_restarts_at_once_is_not_trusted_for_its_old_groups() -> None:
+    world, mode, group = quiesced()
+    old = group.leader()
+    world.links.set_down(old, True)
+    mode.crash(old)
+    world.env.run(until=world.env.now + 20.0)
+    world.links.set_down(old, False)
+    mode.restart(old)  # back well before the followers' liveness expires: a new boot
+    t0 = world.env.now
+    while world.env.now - t0 < REPLACED_WITHIN_MS:
+        world.env.run(until=world.env.now + 5.0)
+        if group.leader() is not None:
+            break
+    assert group.leader() is not None, "nobody leads the group after its leader restarted"
+    ok = answer(world, lambda r: mode.write(follower_of(group), "k", "v", None, False, r), 200.0)
+    assert ok.status is Status.OK
+
+
+def test_a_follower_cut_off_from_a_quiesced_leader_does_not_depose_it() -> None:
+    """Pre-vote keeps working without heartbeats: the other follower still hears the leader's
+    node, refuses, and wakes the leader; no term is raised, the leader stays."""
+    world, mode, group = quiesced()
+    leader = group.leader()
+    term = group.replicas[leader].term
+    cut_off = follower_of(group)
+
+    def cut(src: int, dst: int) -> bool:
+        return {src, dst} == {leader, cut_off}
+
+    world.links.add_cut(cut)
+    world.env.run(until=world.env.now + DETECT_MS + 1000.0)
+    assert mode.stats()["prevotes"] > 0  # the cut-off follower suspected and campaigned
+    assert group.leader() == leader
+    assert {r.term for r in group.replicas.values()} == {term}
+    world.links.remove_cut(cut)
+    world.env.run(until=world.env.now + 500.0)
+    assert group.leader() == leader and quiet(group)
+    assert {r.term for r in group.replicas.values()} == {term}
+
+
+def test_quiescence_is_deterministic() -> None:
+    def trace(seed: int) -> list:
+        world, mode, group = quiesced(seed=seed)
+        world.links.add_cut(isolate_cut(group.leader()))
+        world.env.run(until=world.env.now + REPLACED_WITHIN_MS)
+        return [mode.stats(), sent(world), group.elected]
+
+    assert trace(3) == trace(3)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+import pytest
+
 from sim.config.cluster import ClusterConfig
 from sim.modes import build_mode
 from sim.modes.base import KeyState, Status
-from sim.modes.strong import MODE, StrongMode
+from sim.modes.strong import MODE, StrongMode, StrongSettings
 from sim.plugins import MODES
 from tests.modes.conftest import build_world, call, make_mode
 
@@ -94,3 +98,63 @@ def test_a_thousand_nodes_cost_only_the_groups_in_use() -> None:
     assert mode.stats()["groups"] == 1
     # one group of 3 heartbeating for 2 s: a few hundred messages, not n^2
     assert world.network.stats()["sent"] < 1000
+
+
+# ---------------------------------------------------------------------- quiescence at scale
+
+
+def sent_by_kind(world) -> Counter[str]:
+    return Counter({k: v["sent"] for k, v in world.network.stats()["by_kind"].items()})
+
+
+@pytest.mark.parametrize("nodes", [10, 1000])
+def test_idle_groups_quiesce_and_cost_one_liveness_heartbeat_per_node_pair(nodes: int) -> None:
+    world = build_world(nodes, latency_ms=2.0)
+    mode = make_mode("strong", world)
+    for i in range(100):
+        mode.load(f"k{i}", i)
+    world.env.run(until=1000)
+    groups = mode.raft.groups
+    assert all(r.quiet for g in groups for r in g.live())
+    before = sent_by_kind(world)
+    idle_ms = 2000.0
+    world.env.run(until=world.env.now + idle_ms)
+    grew = sent_by_kind(world) - before
+    assert set(grew) == {"liveness"}  # no Raft message at all
+    fans = mode.raft.ctx.liveness.fans
+    pairs = sum(len(followers) for followers in fans.values())
+    assert pairs <= 2 * len(groups)  # one per (leader node, follower node), however many groups
+    assert grew["liveness"] <= pairs * (idle_ms / StrongSettings().liveness_ms + 1)
+
+
+def test_a_requests_messages_do_not_grow_with_the_cluster() -> None:
+    """Issue 13: no per-request work proportional to the number of nodes. The same ten writes
+    and ten reads, each to an idle group from a node outside it, cost the same messages on
+    10 nodes as on 1,000."""
+
+    def cost(nodes: int) -> Counter[str]:
+        world = build_world(nodes, latency_ms=2.0)
+        mode = make_mode("strong", world)
+        keys = [f"k{i}" for i in range(10)]
+        for key in keys:
+            mode.load(key, "v0")
+        world.env.run(until=1000)
+        before = sent_by_kind(world)
+        answers: list = []
+        for i, key in enumerate(keys):
+            home = next(n for n in range(nodes) if n not in mode.raft.group_for(key).members)
+            world.env.call_later(
+                400.0 * i, mode.write, home, key, "v1", None, False, answers.append
+            )
+            world.env.call_later(400.0 * i + 200.0, mode.read, home, key, answers.append)
+        world.env.run(until=world.env.now + 4400.0)
+        assert [a.status for a in answers] == [Status.OK] * 20
+        grew = sent_by_kind(world) - before
+        del grew["liveness"]  # per node pair and period, not per request
+        return grew
+
+    small, large = cost(10), cost(1000)
+    assert small == large
+    # a write: forward, Accepted, Answer, its entry's round, the Quiesce round after it;
+    # a read: forward, Accepted, Answer, one Quiesce round (ReadIndex's heartbeat round)
+    assert sum(large.values()) == 10 * (3 + 4 + 4) + 10 * (3 + 4)

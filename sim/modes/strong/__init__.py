@@ -29,6 +29,14 @@ Contract with clients (modes/base.py):
   transaction's intent waits for its outcome at the leader; a write that an
   intent reached first in the log gets CONFLICT "intent".
 
+Quiescence (raft.py, CockroachDB's quiesced ranges): a group with nothing in
+flight stops its heartbeats and its followers' election timers, so idle groups
+cost nothing however many there are; a request, a read or a fault wakes it.
+Quiesced followers watch their leader's node through one liveness heartbeat
+per node pair every `liveness_ms` and replace a leader gone silent within
+about three periods and an election (a request reaching the group wakes it at
+once). Safety is unchanged: only timers stop, no rule of Raft does.
+
 Durability: with `cluster.durable` (the default) a replica's term, vote and log
 survive a crash, and after a restart it rebuilds its state machine by applying
 the log up to the commit index the leader tells it. Raft's safety rests on
@@ -60,7 +68,7 @@ __all__ = ["MODE", "StrongMode", "StrongSettings"]
 
 
 class StrongSettings(ModeSettings):
-    """`[cluster.strong]`: Raft's timers and the home node's proxy time-out."""
+    """`[cluster.strong]`: Raft's timers, quiescence, and the home node's proxy time-out."""
 
     election_timeout_ms: Annotated[tuple[float, float], BeforeValidator(as_tuple)] = (
         150.0,
@@ -71,6 +79,11 @@ class StrongSettings(ModeSettings):
     """The leader's heartbeat period; must be below the election timeout's low end."""
     peer_timeout_ms: float = Field(50.0, gt=0.0)
     """The proxy tries the next member after this long without an answer."""
+    quiesce: bool = True
+    """Idle groups quiesce: no heartbeats, no election timers, until work or a fault wakes them."""
+    liveness_ms: float = Field(500.0, gt=0.0)
+    """Period of the per-node-pair liveness heartbeat that quiesced followers watch their
+    leader's node with; silent for twice this, the leader is suspected and replaced."""
 
     def check(self, cluster: ClusterConfig, path: str) -> None:
         """Positive, ordered election timeouts; heartbeats faster than the lowest."""
@@ -242,7 +255,7 @@ MODE = ModeSpec(
     name="strong",
     settings=StrongSettings,
     build=StrongMode,
-    message_kinds=("forward", "vote", "append"),
+    message_kinds=("forward", "vote", "append", "liveness"),
     counters=(
         "groups",
         *RaftStats.__slots__,

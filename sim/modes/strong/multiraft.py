@@ -6,7 +6,11 @@ and are shared by every key with the same replica set (the members sorted: two
 preference lists that differ only in order name the same replicas, so they
 share one log). A 1,000-node cluster therefore runs only the groups its keys
 touch. A new group's key's primary stands for election at once, so the first
-request does not wait a whole election timeout.
+request does not wait a whole election timeout. A group with nothing to do
+quiesces (raft.py): it sends nothing but one liveness heartbeat per node pair
+and period, whatever the number of groups the pair shares, so a run's
+background cost follows the node pairs in use, not the groups, and a request's
+cost does not depend on the cluster's size.
 
 Proxying (Raft §8, client interaction). A client talks to its home node only;
 the home node forwards each request to the member it believes leads the group
@@ -51,7 +55,14 @@ from sim.modes.strong.messages import (
     RequestVote,
     Vote,
 )
-from sim.modes.strong.raft import RaftContext, RaftGroup
+from sim.modes.strong.raft import (
+    NodeHeartbeat,
+    Quiesce,
+    Quiesced,
+    RaftContext,
+    RaftGroup,
+    Wake,
+)
 from sim.modes.strong.txn import Transactions
 
 if TYPE_CHECKING:
@@ -133,6 +144,8 @@ class MultiRaft:
             touched,
             self.txns.timeout_ms,
             self.txns.resolve,
+            settings.quiesce,
+            settings.liveness_ms,
         )
         self.groups: list[RaftGroup] = []
         self._by_members: dict[tuple[int, ...], RaftGroup] = {}
@@ -151,6 +164,10 @@ class MultiRaft:
         net.register(AppendEntries, self._on_append)
         net.register(AppendReply, self._on_append_reply)
         net.register(Forward, self._on_forward)
+        net.register(Quiesce, self._on_quiesce)
+        net.register(Quiesced, self._on_quiesced)
+        net.register(Wake, self._on_wake)
+        net.register(NodeHeartbeat, self.ctx.liveness.on_heartbeat)
         net.register(Redirect, self._on_redirect)
         net.register(Accepted, self._on_accepted)
         net.register(Answer, self._on_answer)
@@ -194,6 +211,7 @@ class MultiRaft:
         self.txns.crash(node)
         for group in self.groups_of_node[node]:
             group.crash(node)
+        self.ctx.liveness.crash(node)
 
     def restart(self, node: int) -> None:
         """The node's replicas rejoin their groups as followers."""
@@ -357,6 +375,15 @@ class MultiRaft:
 
     def _on_forward(self, src: int, dst: int, msg: Forward) -> None:
         self.groups[msg.group].on_forward(src, dst, msg)
+
+    def _on_quiesce(self, src: int, dst: int, msg: Quiesce) -> None:
+        self.groups[msg.group].on_quiesce(src, dst, msg)
+
+    def _on_quiesced(self, src: int, dst: int, msg: Quiesced) -> None:
+        self.groups[msg.group].on_quiesced(src, dst, msg)
+
+    def _on_wake(self, src: int, dst: int, msg: Wake) -> None:
+        self.groups[msg.group].on_wake(src, dst, msg)
 
     # ------------------------------------------------------------------ observation
 

@@ -32,6 +32,37 @@ process. What it implements, with the rule each part follows:
   transaction is finished there; the leader asks the coordinator group about
   a transaction prepared for too long (presumed abort).
 
+- Quiescence (CockroachDB's quiesced ranges): an idle group sends nothing.
+  A leader with nothing in flight (no request waiting, no prepared
+  transaction; every entry committed and applied; every follower's match
+  index at its last index) sends, in place of a heartbeat round, a `Quiesce`
+  naming its last entry and its boot. A follower whose log ends exactly
+  there takes the commit index, stops its election timer and answers
+  `Quiesced`; once every follower has (to any Quiesce round since the last
+  news) and no read waits, the leader stops its heartbeat timer. Any new
+  work wakes the group: a proposal (its AppendEntries wakes the followers),
+  a request that reaches a follower (it wakes and tells its leader with
+  `Wake`, as CockroachDB's follower proposes an empty command), a
+  (pre-)vote (the leader answers with a heartbeat round at once), or a
+  leader change. A read on an idle group
+  needs a heartbeat round for its ReadIndex: that round is a Quiesce, whose
+  acknowledgements confirm the leadership like any round's, so the group
+  serves the read and stays quiet. Quiescing changes no rule of Raft: terms,
+  votes, logs and commit are untouched and a quiesced leader still needs a
+  majority's acknowledgement of a round sent after a read arrived, or of an
+  entry, before it answers; only the timers stop.
+- Node liveness (`Liveness`): a quiesced follower's election timer is off,
+  so it learns that its leader's node crashed or was cut off from one
+  coalesced `NodeHeartbeat` per node pair every `liveness_ms` (sent only
+  between nodes that share a quiesced group, leader to follower, whatever
+  the number of groups they share). A follower that has heard nothing from
+  its leader's node for two periods, or hears that the node rebooted (a
+  newer boot number), wakes those groups and campaigns (pre-vote). A
+  quiesced follower refuses a pre-vote while its leader's node is live (the
+  pre-vote rule of thesis §9.6, with liveness standing in for the heartbeats
+  it no longer receives) and wakes its leader; it grants it, once awake, by
+  the usual rule when the leader's node is not live.
+
 Timers are `call_later` ticks carrying the replica's generation number: a crash
 or a change of role bumps it and the stale ticks drop themselves. An election
 tick that finds its deadline moved (a heartbeat arrived meanwhile) re-arms for
@@ -43,12 +74,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from sim.engine.kernel import Engine
-from sim.engine.network import Network
+from sim.engine.network import Network, message
 from sim.errors import InvariantError
 from sim.modes.base import ReadResult
 from sim.modes.strong.log import FINISH, WRITE, Command, Entry, RaftLog, TxnCommand
@@ -72,6 +103,60 @@ _NEVER = float("-inf")
 _ALWAYS = 1 << 62
 
 
+@message
+class Quiesce:
+    """Leader -> follower: my log ends at (index, index_term), all committed; stop your timer.
+
+    CockroachDB's quiescing heartbeat. The follower obeys only if its own log
+    ends exactly there (it then knows the commit index too) and answers
+    `Quiesced`; otherwise it treats the message as the heartbeat it also is
+    and answers `AppendReply`. `boot` is the leader node's boot number (see
+    `Liveness`).
+    """
+
+    kind: ClassVar[str] = "append"
+    group: int
+    term: int
+    leader: int
+    index: int
+    index_term: int
+    seq: int
+    boot: int
+
+
+@message
+class Quiesced:
+    """Follower -> leader: I obeyed your Quiesce of round `seq` (an AppendReply's success too)."""
+
+    kind: ClassVar[str] = "append"
+    group: int
+    term: int
+    seq: int
+
+
+@message
+class Wake:
+    """Follower -> its leader: I woke from quiescence (a request, a campaign); resume heartbeats."""
+
+    kind: ClassVar[str] = "append"
+    group: int
+    term: int
+
+
+@message
+class NodeHeartbeat:
+    """Node -> node: I am up, in boot `boot` (one per node pair per period, for every group).
+
+    Sent by a node that leads quiesced groups to each node following one of
+    them: coalesced per node pair (CockroachDB coalesces Raft heartbeats per
+    node pair and keeps node liveness apart from the ranges), so its cost
+    does not grow with the groups the two nodes share.
+    """
+
+    kind: ClassVar[str] = "liveness"
+    boot: int
+
+
 class Role(IntEnum):
     """A replica's role in its group (§5.1)."""
 
@@ -89,12 +174,15 @@ class RaftStats:
         "intent_blocked_ms",
         "intent_waits",
         "leader_changes",
+        "liveness_suspicions",
         "prevotes",
         "proposals",
+        "quiesces",
         "reads",
         "redirects",
         "split_brains",
         "step_downs",
+        "wakes",
     )
 
     def __init__(self) -> None:
@@ -109,6 +197,9 @@ class RaftStats:
         self.split_brains = 0  # two leaders met in one term (only possible if not durable)
         self.intent_waits = 0  # reads and writes a leader held back behind an intent
         self.intent_blocked_ms = 0.0  # the time they waited, summed
+        self.quiesces = 0  # times a leader quiesced its group (every follower acknowledged)
+        self.wakes = 0  # times a quiesced leader resumed heartbeats
+        self.liveness_suspicions = 0  # quiesced followers woken: their leader's node went silent
 
     def as_dict(self) -> dict[str, float]:
         """The counters by name."""
@@ -132,6 +223,9 @@ class RaftContext:
             prepared here for this long without a decision.
         resolve: `resolve(node, prepare)`: the leader on `node` asks the coordinator
             group for the decision on `prepare`'s transaction, and finishes it.
+        quiesce: whether idle groups quiesce (stop heartbeats and election timers).
+        liveness_ms: the period of the per-node-pair liveness heartbeat that
+            quiesced followers watch their leader's node with.
     """
 
     BUFFER = 1024
@@ -149,6 +243,8 @@ class RaftContext:
         touched: Callable[[str], None],
         txn_timeout_ms: float,
         resolve: Callable[[int, TxnCommand], None],
+        quiesce: bool = True,
+        liveness_ms: float = 500.0,
     ) -> None:
         self.env = env
         self.net = network
@@ -161,6 +257,8 @@ class RaftContext:
         self.txn_timeout_ms = txn_timeout_ms
         self.resolve = resolve
         self.stats = RaftStats()
+        self.quiesce = quiesce
+        self.liveness = Liveness(env, network, liveness_ms)
         self._rng = rng
         self._draws: list[float] = []
 
@@ -170,6 +268,177 @@ class RaftContext:
             draws = self._rng.uniform(self.election_low, self.election_high, self.BUFFER)
             self._draws = draws.tolist()[::-1]
         return self._draws.pop()
+
+
+class _Watch:
+    """What a follower node knows of one leader node: its boot, when last heard, groups at stake."""
+
+    __slots__ = ("boot", "groups", "heard")
+
+    def __init__(self, boot: int, heard: float) -> None:
+        self.boot = boot
+        self.heard = heard
+        self.groups: dict[RaftGroup, None] = {}  # the groups quiesced here under that leader
+
+
+class Liveness:
+    """Node liveness for quiesced groups: one heartbeat per node pair, not per group.
+
+    A quiesced follower runs no election timer, so it needs another way to
+    notice that its leader's node crashed or is cut off (CockroachDB uses its
+    node liveness records). Here each node that leads quiesced groups sends,
+    every `period_ms`, one `NodeHeartbeat` to each node that follows one of
+    them (`fans`: leader node -> follower node -> how many such groups). Each
+    follower node keeps, per leader node it follows in a quiesced group, when
+    it last heard from it and in which boot (`watch`). On the same tick a
+    follower node suspects every leader node not heard from for two periods
+    (one lost heartbeat is tolerated) and wakes the groups it follows there;
+    a heartbeat with a newer boot (the node restarted, so its leaderships are
+    gone) wakes them at once. The faults are seen only through messages: a
+    crash or a cut drops the heartbeats, nothing else tells the follower.
+
+    One timer serves every node (each node's timer would fire on the same
+    period), and it runs only while some group is quiesced. Its cost per
+    period is one message per watched node pair, whatever the number of
+    groups; a wake costs the groups of that pair only.
+
+    Args:
+        env: the engine.
+        network: where the heartbeats go.
+        period_ms: the heartbeat period.
+    """
+
+    def __init__(self, env: Engine, network: Network, period_ms: float) -> None:
+        self.env = env
+        self.net = network
+        self.period_ms = period_ms
+        self.expiry_ms = 2 * period_ms
+        self.boot: dict[int, int] = {}  # node -> its boot number (raised by each crash)
+        self.fans: dict[int, dict[int, int]] = {}
+        self.watch: dict[int, dict[int, _Watch]] = {}
+        self._ticking = False
+
+    def boot_of(self, node: int) -> int:
+        """The node's current boot number (a node knows its own)."""
+        return self.boot.get(node, 0)
+
+    def lead(self, leader: int, followers: tuple[int, ...]) -> None:
+        """`leader` quiesced a group followed by `followers`: heartbeat them."""
+        fans = self.fans.get(leader)
+        if fans is None:
+            fans = self.fans[leader] = {}
+        for node in followers:
+            fans[node] = fans.get(node, 0) + 1
+        self._start()
+
+    def unlead(self, leader: int, followers: tuple[int, ...]) -> None:
+        """A group that `leader` had quiesced woke (or it lost the leadership)."""
+        fans = self.fans.get(leader)
+        if fans is None:
+            return  # the leader node crashed since: all of it went
+        for node in followers:
+            left = fans.get(node, 0) - 1
+            if left > 0:
+                fans[node] = left
+            else:
+                fans.pop(node, None)
+        if not fans:
+            del self.fans[leader]
+
+    def follow(self, node: int, leader: int, boot: int, group: RaftGroup) -> bool:
+        """`node` quiesces `group` under `leader` (in `boot`); False if that boot is stale.
+
+        A newer boot than the one `node` knew means the leader node restarted:
+        the groups quiesced under its previous boot have no leader any more and
+        wake at once.
+        """
+        watches = self.watch.get(node)
+        w = watches.get(leader) if watches is not None else None
+        if w is not None and boot != w.boot:
+            if boot < w.boot:
+                return False
+            self._wake(node, leader, w)
+            w = None
+        watches = self.watch.get(node)
+        if watches is None:
+            watches = self.watch[node] = {}
+        if w is None:
+            w = watches[leader] = _Watch(boot, self.env.now)
+            self._start()
+        w.heard = self.env.now
+        w.groups[group] = None
+        return True
+
+    def unfollow(self, node: int, leader: int, group: RaftGroup) -> None:
+        """`node`'s replica of `group` woke: it no longer watches `leader` for it."""
+        watches = self.watch.get(node)
+        if watches is None:
+            return
+        w = watches.get(leader)
+        if w is None:
+            return
+        w.groups.pop(group, None)
+        if not w.groups:
+            del watches[leader]
+            if not watches:
+                del self.watch[node]
+
+    def alive(self, node: int, leader: int) -> bool:
+        """Whether `node` has heard from `leader`'s node (same boot) within the expiry."""
+        watches = self.watch.get(node)
+        w = watches.get(leader) if watches is not None else None
+        return w is not None and self.env.now - w.heard <= self.expiry_ms
+
+    def crash(self, node: int) -> None:
+        """The node's volatile state goes: what it led and watched; its next boot is new."""
+        self.boot[node] = self.boot.get(node, 0) + 1
+        self.fans.pop(node, None)
+        self.watch.pop(node, None)
+
+    def on_heartbeat(self, src: int, dst: int, msg: NodeHeartbeat) -> None:
+        """`src` is up: refresh `dst`'s view of it, or wake the groups of its previous boot."""
+        watches = self.watch.get(dst)
+        w = watches.get(src) if watches is not None else None
+        if w is None or msg.boot < w.boot:
+            return
+        if msg.boot == w.boot:
+            w.heard = self.env.now
+            return
+        self._wake(dst, src, w)
+
+    def _wake(self, node: int, leader: int, w: _Watch) -> None:
+        self.watch[node].pop(leader, None)
+        if not self.watch[node]:
+            del self.watch[node]
+        for group in list(w.groups):
+            group.suspect(node)
+
+    def _start(self) -> None:
+        if not self._ticking:
+            self._ticking = True
+            self.env.call_later(self.period_ms, self._tick)
+
+    def _tick(self) -> None:
+        """Every node's liveness timer: heartbeat the watchers, suspect the silent."""
+        send = self.net.send
+        for leader, fans in self.fans.items():
+            msg = NodeHeartbeat(self.boot.get(leader, 0))
+            for node in fans:
+                send(leader, node, msg)
+        now = self.env.now
+        expiry = self.expiry_ms
+        silent = [
+            (node, leader, w)
+            for node, watches in self.watch.items()
+            for leader, w in watches.items()
+            if now - w.heard > expiry
+        ]
+        for node, leader, w in silent:
+            self._wake(node, leader, w)
+        if self.fans or self.watch:
+            self.env.call_later(self.period_ms, self._tick)
+        else:
+            self._ticking = False
 
 
 class _PendingRead:
@@ -196,6 +465,7 @@ class Replica:
         "election_armed",
         "election_deadline",
         "gen",
+        "hb_armed",
         "last_ack",
         "last_applied",
         "last_leader_contact",
@@ -210,6 +480,10 @@ class Replica:
         "pending",
         "pending_req",
         "prevoting",
+        "quiesce_acks",
+        "quiesce_seq",
+        "quiet",
+        "quiet_seq",
         "read_round_armed",
         "reads",
         "role",
@@ -246,6 +520,11 @@ class Replica:
         self.prevoting = False
         self.votes: set[int] = set()
         self.ballot = 0  # numbers (pre-)vote rounds, so a superseded round stops resending
+        # Quiescence: a quiet leader sends no heartbeats, a quiet follower runs no
+        # election timer. quiet_seq: the leader's round a quiet follower obeyed
+        # (AppendEntries of that round or older, reordered, do not wake it).
+        self.quiet = False
+        self.quiet_seq = 0
         self.forget_leadership()
 
     def forget_leadership(self) -> None:
@@ -256,6 +535,9 @@ class Replica:
         self.last_ack: dict[int, float] = {}
         self.acked_seq: dict[int, int] = {}
         self.seq = 0
+        self.hb_armed = False  # a heartbeat tick is scheduled for this leadership
+        self.quiesce_seq = 0  # the first Quiesce round since the last news (0: none)
+        self.quiesce_acks: set[int] = set()  # followers that obeyed one of those rounds
         self.leader_since = 0.0
         self.noop_index = 0
         self.pending: dict[int, tuple[int, int]] = {}  # log index -> (origin node, request)
@@ -436,6 +718,9 @@ class RaftGroup:
     def _election_tick(self, r: Replica, gen: int) -> None:
         if gen != r.gen:
             return  # a crash or a change of role since this tick was set
+        if r.quiet:
+            r.election_armed = False  # quiesced: the timer stops until a wake re-arms it
+            return
         now = self.env.now
         if now < r.election_deadline:
             self.env.call_later(r.election_deadline - now, self._election_tick, r, gen)
@@ -445,6 +730,9 @@ class RaftGroup:
 
     def _heartbeat_tick(self, r: Replica, gen: int) -> None:
         if gen != r.gen or r.role is not Role.LEADER:
+            return
+        if r.quiet:
+            r.hb_armed = False  # quiesced: the timer stops until a wake re-arms it
             return
         ctx = self.ctx
         now = self.env.now
@@ -456,7 +744,10 @@ class RaftGroup:
                 ctx.stats.step_downs += 1
                 self._become_follower(r, r.term, None)
                 return
-        self._broadcast(r)
+        if self._can_quiesce(r):
+            self._send_quiesce(r)
+        else:
+            self._broadcast(r)
         if r.sm.prepared:
             self._chase_prepared(r, now)
         self.env.call_later(ctx.heartbeat_ms, self._heartbeat_tick, r, gen)
@@ -481,6 +772,149 @@ class RaftGroup:
         if len(seen) > len(prepared):
             for txn in [t for t in seen if t not in prepared]:
                 del seen[txn]
+
+    # ------------------------------------------------------------------ quiescence
+
+    def _can_quiesce(self, r: Replica) -> bool:
+        """Leader `r` has nothing in flight and every follower holds and knows all of its log.
+
+        CockroachDB's conditions: no pending proposal, everything committed and
+        applied, every follower's match index at the last index. Prepared
+        transactions and parked requests keep the group awake too (the
+        heartbeat chases them). Reads waiting for a round do not prevent a
+        Quiesce round, whose acknowledgements confirm them like any heartbeat's;
+        the leader goes quiet only once none is left (`on_append_reply`).
+        """
+        if not self.ctx.quiesce or r.pending or r.parked or r.sm.prepared:
+            return False
+        last = r.log.last_index
+        if r.commit_index != last or r.last_applied != last:
+            return False
+        match = r.match_index
+        return all(match[peer] == last for peer in self.peers[r.node])
+
+    def _send_quiesce(self, r: Replica) -> None:
+        """This tick's heartbeat round, as a Quiesce: followers that obey it answer `Quiesced`.
+
+        Successive Quiesce rounds with no news between them ask the same
+        thing, so a follower's answer to any of them counts (links slower
+        than a heartbeat period still let the group quiesce).
+        """
+        r.seq += 1
+        if not r.quiesce_seq:
+            r.quiesce_seq = r.seq  # the first round of this stretch
+            r.quiesce_acks = set()
+        peers = self.peers[r.node]
+        if not peers:
+            self._quiet_leader(r)  # a group of one has no one to tell
+            return
+        last = r.log.last_index
+        boot = self.ctx.liveness.boot_of(r.node)
+        msg = Quiesce(self.id, r.term, r.node, last, r.log.term_at(last), r.seq, boot)
+        send = self.ctx.net.send
+        for peer in peers:
+            send(r.node, peer, msg)
+
+    def _quiet_leader(self, r: Replica) -> None:
+        """Every follower obeyed the Quiesce: stop heartbeating (the next tick ends the timer)."""
+        if r.quiet:
+            return
+        r.quiet = True
+        r.quiesce_seq = 0
+        self.ctx.stats.quiesces += 1
+        self.ctx.liveness.lead(r.node, self.peers[r.node])
+
+    def _quiet_follower(self, r: Replica, msg: Quiesce, last_new: int) -> bool:
+        """Obey a Quiesce if the log ends where the leader's does and all of it is committed."""
+        if last_new != r.log.last_index or r.commit_index != last_new:
+            return False
+        if not self.ctx.liveness.follow(r.node, msg.leader, msg.boot, self):
+            return False  # sent by an earlier boot of the leader's node: a stale message
+        r.quiet = True
+        r.quiet_seq = max(r.quiet_seq, msg.seq)
+        return True
+
+    def _unquiet(self, r: Replica) -> None:
+        """Leave quiescence (the caller restarts the timer the role needs)."""
+        r.quiet = False
+        if r.role is Role.LEADER:
+            self.ctx.liveness.unlead(r.node, self.peers[r.node])
+        elif r.leader_id is not None:
+            self.ctx.liveness.unfollow(r.node, r.leader_id, self)
+
+    def _wake(self, r: Replica, tell_leader: bool = True) -> None:
+        """Leave quiescence: a leader heartbeats again, a follower runs its election timer.
+
+        A follower that wakes on its own (a request, a pre-vote) tells its
+        leader (CockroachDB proposes an empty command for it), so that the
+        leader's heartbeats resume before the follower's timer runs out.
+        """
+        self._unquiet(r)
+        if r.role is Role.LEADER:
+            self.ctx.stats.wakes += 1
+            # Check-quorum counts afresh: no acknowledgement was due while quiet.
+            r.leader_since = self.env.now
+            if not r.hb_armed:
+                r.hb_armed = True
+                self.env.call_later(self.ctx.heartbeat_ms, self._heartbeat_tick, r, r.gen)
+            return
+        self._arm_election(r, self.ctx.election_timeout())
+        if tell_leader and r.leader_id is not None:
+            self.ctx.net.send(r.node, r.leader_id, Wake(self.id, r.term))
+
+    def _wake_for_request(self, r: Replica) -> None:
+        """A request reached quiesced follower `r`: wake the leader, or campaign if it is not live.
+
+        (CockroachDB campaigns on waking when node liveness says the leader is
+        down, instead of waiting out an election timeout.) A request finds a
+        follower mostly when its proxy could not reach the leader, so a live
+        leader's silence is not waited out for a whole election timeout either:
+        a leader answers a Wake with a heartbeat round at once, and without
+        word from it within about a heartbeat period (randomised, so that two
+        followers do not campaign together) the follower campaigns. The
+        campaign starts with a pre-vote, which disturbs a leader that is alive
+        after all no more than the Wake did.
+        """
+        ctx = self.ctx
+        if ctx.liveness.alive(r.node, r.leader_id):  # type: ignore[arg-type]
+            self._wake(r)
+            delay = ctx.heartbeat_ms + ctx.election_timeout() - ctx.election_low
+            self.env.call_later(delay, self._wake_unanswered, r, r.gen, self.env.now)
+            return
+        ctx.stats.liveness_suspicions += 1
+        self._unquiet(r)
+        self._campaign(r)
+
+    def _wake_unanswered(self, r: Replica, gen: int, since: float) -> None:
+        if gen != r.gen or r.quiet or r.role is not Role.FOLLOWER or r.prevoting:
+            return
+        if r.last_leader_contact < since:
+            self._campaign(r)
+
+    def suspect(self, node: int) -> None:
+        """`node` no longer hears its leader's node: its quiesced replica wakes and campaigns.
+
+        The campaign starts after a random part of the election timeout's
+        spread, so that the members that suspect on the same liveness tick do
+        not split the vote. It begins with a pre-vote, which disturbs nothing
+        if the leader is in fact alive.
+        """
+        r = self.replicas[node]
+        if not r.quiet or r.role is Role.LEADER:
+            return
+        self.ctx.stats.liveness_suspicions += 1
+        self._unquiet(r)
+        ctx = self.ctx
+        self._arm_election(r, ctx.election_timeout() - ctx.election_low)
+
+    def on_wake(self, src: int, dst: int, msg: Wake) -> None:
+        """A follower woke: a quiesced leader resumes heartbeats at once."""
+        r = self.replicas[dst]
+        if r.role is not Role.LEADER or msg.term > r.term:
+            return
+        r.quiesce_seq = 0  # that follower's answer to a Quiesce no longer holds
+        if r.quiet:
+            self._broadcast(r)
 
     # ------------------------------------------------------------------ elections (§5.2)
 
@@ -538,6 +972,19 @@ class RaftGroup:
     def on_request_vote(self, src: int, dst: int, msg: RequestVote) -> None:
         """Grant a (pre-)vote to a candidate whose log is at least as up-to-date (§5.4.1)."""
         r = self.replicas[dst]
+        sticky = False
+        if r.role is Role.LEADER:
+            r.quiesce_seq = 0  # the campaigner is awake: its answer to a Quiesce no longer holds
+        if r.quiet:
+            if r.role is Role.LEADER:
+                # A member campaigns: it lost touch. Assert the leadership at once.
+                self._broadcast(r)
+            else:
+                # A quiesced follower hears no heartbeats: its leader's node being
+                # live stands in for them. Its own leader campaigning means that
+                # node restarted and its leadership is gone.
+                sticky = src != r.leader_id and self.ctx.liveness.alive(dst, r.leader_id)
+                self._wake(r, tell_leader=sticky)
         up_to_date = r.log.up_to_date(msg.last_index, msg.last_term)
         if msg.pre:
             # A pre-vote changes nothing here. Refused by a leader, and by a
@@ -547,6 +994,7 @@ class RaftGroup:
                 msg.term > r.term
                 and up_to_date
                 and r.role is not Role.LEADER
+                and not sticky
                 and self.env.now - r.last_leader_contact >= self.ctx.election_low
             )
             self.ctx.net.send(dst, src, Vote(self.id, r.term, granted, True, msg.term))
@@ -600,10 +1048,16 @@ class RaftGroup:
         r.noop_index = r.log.append(Entry(r.term, None))
         self._broadcast(r)
         self._advance_commit(r)
+        r.hb_armed = True
         self.env.call_later(ctx.heartbeat_ms, self._heartbeat_tick, r, r.gen)
 
     def _become_follower(self, r: Replica, term: int, leader: int | None) -> None:
         """Adopt `term` (a newer term always wins, §5.1) and follow `leader` if known."""
+        if r.quiet:
+            # What was quiesced was under the old leadership: timers run again.
+            self._unquiet(r)
+            if r.role is not Role.LEADER:
+                self._arm_election(r, self.ctx.election_timeout())
         if term > r.term:
             r.term = term
             r.voted_for = None
@@ -641,11 +1095,16 @@ class RaftGroup:
 
     def _broadcast(self, r: Replica) -> None:
         """One round of AppendEntries to every follower (entries they lack, or a heartbeat)."""
+        if r.quiet:
+            self._wake(r)
         r.seq += 1
+        r.quiesce_seq = 0  # a round with news ends the stretch of Quiesce rounds
         for peer in self.peers[r.node]:
             self._send_append(r, peer)
 
     def _send_append(self, r: Replica, peer: int) -> None:
+        if r.quiet:
+            self._wake(r)  # a follower to catch up: the group has work again
         log = r.log
         nxt = r.next_index[peer]
         prev = nxt - 1
@@ -659,6 +1118,16 @@ class RaftGroup:
 
     def on_append(self, src: int, dst: int, msg: AppendEntries) -> None:
         """Follower side of AppendEntries: term check, consistency check, merge, commit (§5.3)."""
+        self._follow(src, dst, msg, None)
+
+    def on_quiesce(self, src: int, dst: int, msg: Quiesce) -> None:
+        """A heartbeat that asks to quiesce: obeyed only by a follower whose log ends there."""
+        heartbeat = AppendEntries(
+            self.id, msg.term, msg.leader, msg.index, msg.index_term, (), msg.index, msg.seq
+        )
+        self._follow(src, dst, heartbeat, msg)
+
+    def _follow(self, src: int, dst: int, msg: AppendEntries, quiesce: Quiesce | None) -> None:
         r = self.replicas[dst]
         net = self.ctx.net
         if msg.term < r.term:
@@ -673,10 +1142,15 @@ class RaftGroup:
             self.ctx.stats.split_brains += 1
         if msg.term > r.term or r.role is not Role.FOLLOWER:
             self._become_follower(r, msg.term, msg.leader)
+        if r.quiet and (msg.leader != r.leader_id or (quiesce is None and msg.seq > r.quiet_seq)):
+            # News from the leader (a round sent after the Quiesce): follow it with a
+            # timer again. An older round, overtaken by the Quiesce, wakes nothing.
+            self._wake(r, tell_leader=False)
         r.leader_id = msg.leader
         r.prevoting = False
         r.last_leader_contact = self.env.now
-        self._arm_election(r, self.ctx.election_timeout())
+        if not r.quiet:
+            self._arm_election(r, self.ctx.election_timeout())
         log = r.log
         prev = msg.prev_index
         if prev > log.last_index:
@@ -694,6 +1168,9 @@ class RaftGroup:
         if commit > r.commit_index:
             r.commit_index = commit
             self._apply(r)
+        if quiesce is not None and self._quiet_follower(r, quiesce, last_new):
+            net.send(dst, src, Quiesced(self.id, r.term, msg.seq))
+            return
         net.send(dst, src, AppendReply(self.id, r.term, True, last_new, msg.seq))
 
     def _truncated_committed(self, r: Replica, cut: int) -> None:
@@ -745,6 +1222,27 @@ class RaftGroup:
                 self._send_append(r, src)
         if r.reads:
             self._serve_reads(r)
+
+    def on_quiesced(self, src: int, dst: int, msg: Quiesced) -> None:
+        """A follower obeyed a Quiesce: a successful reply to that round; quiet once all have.
+
+        Its log ends at the leader's last index, so its match index is already
+        there (a Quiesce is sent only then, and any new entry ends the stretch).
+        """
+        r = self.replicas[dst]
+        if r.role is not Role.LEADER or msg.term != r.term:
+            return  # from an earlier term (a follower obeys only its term's leader)
+        r.last_ack[src] = self.env.now
+        if msg.seq > r.acked_seq[src]:
+            r.acked_seq[src] = msg.seq
+        if r.reads:
+            self._serve_reads(r)
+        if not r.quiesce_seq or msg.seq < r.quiesce_seq:
+            return  # a stretch of Quiesce rounds that news interrupted since
+        acks = r.quiesce_acks
+        acks.add(src)
+        if len(acks) == len(self.peers[r.node]) and not r.reads and self._can_quiesce(r):
+            self._quiet_leader(r)
 
     def _advance_commit(self, r: Replica) -> None:
         """Commit the highest index a majority stores, if it is from the current term (§5.4.2)."""
@@ -802,6 +1300,8 @@ class RaftGroup:
         ctx = self.ctx
         respond = ctx.respond
         if r.role is not Role.LEADER:
+            if r.quiet:
+                self._wake_for_request(r)
             ctx.stats.redirects += 1
             respond(dst, src, Redirect(msg.req, self.id, r.leader_id))
             return
@@ -863,7 +1363,14 @@ class RaftGroup:
             return
         r.read_round_armed = False
         if r.reads and r.reads[-1].seq > r.seq:
-            self._broadcast(r)
+            # A Quiesce is a heartbeat round too: on an idle group it confirms the
+            # reads and leaves (or puts) the group quiet, with no round of its own.
+            if r.quiet:
+                self._wake(r)  # heartbeats retry the round and check-quorum runs till it is done
+            if self._can_quiesce(r):
+                self._send_quiesce(r)
+            else:
+                self._broadcast(r)
 
     def _confirmed_seq(self, r: Replica) -> int:
         """The latest round a majority (the leader included) has acknowledged in this term."""
