@@ -33,6 +33,8 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/checker.py
 	$(PY) benchmarks/sweep.py
 	$(PY) benchmarks/probe.py
+	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/memory.py
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check .
