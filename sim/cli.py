@@ -2,11 +2,12 @@
 
     python -m sim run FILE.toml [--seed N] [--set k=v]... [--json] [--history PATH] [--check]
     python -m sim check FILE [--model register|kv] [--format ...] [--json] [--timeout S]
+        [--max-memory MB] [--all-keys]
     python -m sim sweep FILE.toml --grid k=v1,v2 ... --seeds K [--backend local|dask] ...
 
 Exit codes: 0 ok (check: linearizable), 1 not linearizable (check) or a run
 that broke a simulator invariant stopped the sweep (sweep), 2 bad input,
-3 unknown (the checker ran out of time). Bad input prints one line on stderr.
+3 unknown (the checker ran out of time or memory). Bad input prints one line on stderr.
 """
 
 from __future__ import annotations
@@ -69,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         metavar="S",
         help="give up after S seconds (verdict unknown, exit 3)",
+    )
+    check.add_argument(
+        "--max-memory",
+        type=float,
+        metavar="MB",
+        default=1024.0,
+        help="the search's memory budget (its memo tables), default 1024; "
+        "past it the verdict is unknown, exit 3",
+    )
+    check.add_argument(
+        "--all-keys",
+        action="store_true",
+        help="check every key, not only up to the first bad one",
     )
 
     sweep = sub.add_parser("sweep", help="run a grid of overrides x seeds, one row per run")
@@ -190,8 +204,16 @@ def _check(args: argparse.Namespace) -> int:
 
     if args.timeout is not None and args.timeout < 0:
         raise CapsimError(f"--timeout: must be >= 0 (got {args.timeout})")
+    if args.max_memory <= 0:
+        raise CapsimError(f"--max-memory: must be > 0 MB (got {args.max_memory:g})")
     ops = load_history(args.history, args.format)
-    result = check(ops, KV if args.model == "kv" else REGISTER, timeout_s=args.timeout)
+    result = check(
+        ops,
+        KV if args.model == "kv" else REGISTER,
+        timeout_s=args.timeout,
+        max_memory_mb=args.max_memory,
+        all_keys=args.all_keys,
+    )
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

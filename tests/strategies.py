@@ -313,8 +313,10 @@ def concurrent_register_histories(draw: st.DrawFn, max_ops: int = 6) -> list[Op]
 def hard_register_history(writers: int) -> list[Op]:
     """`writers` concurrent writes and a concurrent read of a value none wrote.
 
-    Not linearizable, but the search only learns that after trying every
-    subset of the writes (about writers * 2**writers steps with memoisation).
+    Not linearizable. A plain search learns that only after trying every
+    subset of the writes (about writers * 2**writers steps with memoisation);
+    the checker's read pruning (a read no reachable state explains) decides it
+    at once. tests/check/adversarial.py has the histories that stay hard.
     """
     ops = [Op(p, "invoke", "write", "x", p, 0.0) for p in range(writers)]
     ops.append(Op(writers, "invoke", "read", "x", None, 0.0))

@@ -2,10 +2,17 @@
 
 Enough of https://github.com/edn-format/edn for Jepsen histories: nil, booleans,
 numbers (with `N`, `M` and ratios), strings, characters, keywords, symbols,
-vectors, lists, maps, sets, `##Inf`/`##NaN`, `#_` discards and tagged
-elements (the tag is dropped, the form kept). Keywords and symbols are read as
-`Keyword` and `Symbol`: str subclasses whose form the writer
+vectors, lists, maps, sets, `##Inf`/`##NaN`, `;` comments, `#_` discards and
+tagged elements (the tag is dropped, the form kept). Keywords and symbols are
+read as `Keyword` and `Symbol`: str subclasses whose form the writer
 (sim/check/edn_writer.py) gives back.
+
+The reader is one loop over the matches of one regular expression (each match
+is the whitespace and comments before a token, then the token), with an
+explicit stack of open collections: no recursion, no per-character Python
+code, so reading is linear in the text and about as fast per op as the JSON
+lines reader. Repeated keywords (`:process`, `:type`, `:invoke`) are read once
+and shared.
 """
 
 from __future__ import annotations
@@ -41,14 +48,42 @@ class Symbol(str):
     __slots__ = ()
 
 
-_DELIMITERS = frozenset(' \t\r\n,()[]{}";')
-_WHITESPACE = frozenset(" \t\r\n,")
+# EDN's delimiters: whitespace (commas are whitespace), brackets, strings, comments.
+_D = r' \t\r\n,()\[\]{}";'
+_TOKEN = re.compile(
+    rf"""
+    (?:[ \t\r\n,]++|;[^\n]*+)*+         # whitespace and comments before the token
+    (?:
+      (?P<kw>:[^{_D}]*)
+    | (?P<int>[+-]?\d+N?)(?![^{_D}])
+    | (?P<open>[\[({{]|\#\{{)
+    | (?P<close>[\])}}])
+    | (?P<str>"[^"\\]*(?:\\[\s\S][^"\\]*)*")
+    | (?P<atom>[^{_D}\#\\][^{_D}]*)
+    | \#(?P<dispatch>[_#]?[^{_D}]*)
+    | \\(?P<char>[^{_D}]+|[\s\S])
+    | (?P<end>\Z)
+    | (?P<bad>[\s\S])
+    )
+    """,
+    re.VERBOSE,
+)
 _INT = re.compile(r"[+-]?\d+N?")
 _FLOAT = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?")
 _RATIO = re.compile(r"[+-]?\d+/\d+")
 _KEYWORD_NAME = re.compile(r"[A-Za-z*+!_?<>=$%&\-][\w*+!?<>=$%&\-.:/#']*")
+_STRING_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|[\s\S])")
 _STRING_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 _CHARACTERS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r"}
+_SYMBOLIC = {"Inf": math.inf, "-Inf": -math.inf, "NaN": math.nan}
+_KW, _INT_TOKEN, _OPEN, _CLOSE, _STR, _ATOM, _DISPATCH, _CHAR, _END, _BAD = range(1, 11)
+_HISTORY_START = re.compile(r"(?:[ \t\r\n,]++|;[^\n]*+)*+[\[(]")
+_MISSING = object()
+
+# A frame's kind: a collection that gathers forms, or a prefix (`#_`, `#tag`)
+# that waits for the one form it applies to.
+_VECTOR, _LIST, _MAP, _SET, _TOP, _DISCARD, _TAG = range(7)
+_OPENERS = {"[": (_VECTOR, "]"), "(": (_LIST, ")"), "{": (_MAP, "}"), "#{": (_SET, "}")}
 
 
 class _EdnSyntaxError(Exception):
@@ -59,151 +94,18 @@ class _EdnSyntaxError(Exception):
         self.pos = pos
 
 
-class _EdnReader:
-    """A recursive-descent reader over one text; `pos` is the next character to read."""
+def _string(body: str, pos: int) -> str:
+    """A string literal's body with its escapes decoded."""
 
-    __slots__ = ("pos", "text")
+    def unescape(m: re.Match[str]) -> str:
+        esc = m[1]
+        if esc in _STRING_ESCAPES:
+            return _STRING_ESCAPES[esc]
+        if len(esc) == 5:
+            return chr(int(esc[1:], 16))
+        raise _EdnSyntaxError(f"bad escape \\{esc}", pos + m.start())
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def skip(self) -> None:
-        """Skip whitespace, commas (whitespace in EDN) and `;` comments."""
-        text, n = self.text, len(self.text)
-        while self.pos < n:
-            c = text[self.pos]
-            if c in _WHITESPACE:
-                self.pos += 1
-            elif c == ";":
-                end = text.find("\n", self.pos)
-                self.pos = n if end < 0 else end + 1
-            else:
-                return
-
-    def at_end(self) -> bool:
-        """True when only whitespace and comments are left."""
-        self.skip()
-        return self.pos >= len(self.text)
-
-    def token(self) -> str:
-        """Read up to the next delimiter."""
-        start = self.pos
-        text, n = self.text, len(self.text)
-        while self.pos < n and text[self.pos] not in _DELIMITERS:
-            self.pos += 1
-        return text[start : self.pos]
-
-    def read(self) -> Any:
-        """Read one form."""
-        self.skip()
-        if self.pos >= len(self.text):
-            raise _EdnSyntaxError("unexpected end of input", self.pos)
-        c = self.text[self.pos]
-        if c == "{":
-            self.pos += 1
-            items = self.read_until("}")
-            if len(items) % 2:
-                raise _EdnSyntaxError("a map needs an even number of forms", self.pos)
-            return {hashable(k): v for k, v in zip(items[::2], items[1::2], strict=True)}
-        if c == "[":
-            self.pos += 1
-            return self.read_until("]")
-        if c == "(":
-            self.pos += 1
-            return self.read_until(")")
-        if c == '"':
-            return self.read_string()
-        if c == "#":
-            return self.read_dispatch()
-        if c == "\\":
-            self.pos += 1
-            name = self.token()
-            if not name:  # a delimiter character such as \( or \space-less \,
-                name = self.text[self.pos]
-                self.pos += 1
-            return _CHARACTERS.get(name, name)
-        if c in ")]}":
-            raise _EdnSyntaxError(f"unexpected {c!r}", self.pos)
-        start = self.pos
-        tok = self.token()
-        return _atom(tok, start)
-
-    def read_until(self, close: str | None, starts: list[int] | None = None) -> list[Any]:
-        """Read forms up to the closing delimiter (None: to the end of the text).
-
-        Args:
-            close: the closing delimiter, or None for the top level.
-            starts: when given, the position each form starts at is appended to it.
-        """
-        items = []
-        while True:
-            self.skip()
-            if self.pos >= len(self.text):
-                if close is None:
-                    return items
-                raise _EdnSyntaxError(f"missing {close!r}", self.pos)
-            if self.text[self.pos] == close:
-                self.pos += 1
-                return items
-            if starts is not None:
-                starts.append(self.pos)
-            items.append(self.read())
-
-    def read_string(self) -> str:
-        """Read a string literal, decoding the escapes EDN allows."""
-        text, n = self.text, len(self.text)
-        start = self.pos
-        self.pos += 1
-        out: list[str] = []
-        while self.pos < n:
-            c = text[self.pos]
-            if c == '"':
-                self.pos += 1
-                return "".join(out)
-            if c == "\\":
-                esc = text[self.pos + 1 : self.pos + 2]
-                if esc == "u":
-                    digits = text[self.pos + 2 : self.pos + 6]
-                    try:
-                        out.append(chr(int(digits, 16)))
-                    except ValueError:
-                        raise _EdnSyntaxError(f"bad escape \\u{digits}", self.pos) from None
-                    self.pos += 6
-                    continue
-                if esc not in _STRING_ESCAPES:
-                    raise _EdnSyntaxError(f"bad escape \\{esc}", self.pos)
-                out.append(_STRING_ESCAPES[esc])
-                self.pos += 2
-                continue
-            out.append(c)
-            self.pos += 1
-        raise _EdnSyntaxError("unterminated string", start)
-
-    def read_dispatch(self) -> Any:
-        """Read a `#` form: set, discard, symbolic value or tagged element."""
-        nxt = self.text[self.pos + 1 : self.pos + 2]
-        if nxt == "{":
-            self.pos += 2
-            return frozenset(hashable(v) for v in self.read_until("}"))
-        if nxt == "_":
-            self.pos += 2
-            self.read()  # #_ discards the next form
-            return self.read()
-        if nxt == "#":
-            self.pos += 2
-            start = self.pos
-            name = self.token()
-            values = {"Inf": math.inf, "-Inf": -math.inf, "NaN": math.nan}
-            if name not in values:
-                raise _EdnSyntaxError(f"unknown symbolic value ##{name}", start)
-            return values[name]
-        # A tagged element (#inst "...", #jepsen.history.Op{...}): keep the form, drop the tag.
-        self.pos += 1
-        start = self.pos
-        if not self.token():
-            raise _EdnSyntaxError("'#' must be followed by a tag", start)
-        return self.read()
+    return _STRING_ESCAPE.sub(unescape, body)
 
 
 def _atom(tok: str, pos: int) -> Any:
@@ -230,6 +132,120 @@ def _atom(tok: str, pos: int) -> Any:
     return Symbol(tok)
 
 
+def _collection(kind: int, items: list[Any], pos: int) -> Any:
+    """The value of a closed collection."""
+    if kind == _MAP:
+        if len(items) % 2:
+            raise _EdnSyntaxError("a map needs an even number of forms", pos)
+        keys, values = items[::2], items[1::2]
+        try:
+            return dict(zip(keys, values, strict=True))
+        except TypeError:  # a vector or map as a key: make it hashable
+            return {hashable(k): v for k, v in zip(keys, values, strict=True)}
+    if kind == _SET:
+        return frozenset(hashable(v) for v in items)
+    return items
+
+
+def _read(text: str, depth: int = 1, starts: list[int] | None = None) -> list[Any]:
+    """Read every top-level form of `text`.
+
+    Args:
+        text: EDN text.
+        depth: which forms `starts` notes: 1 the top-level forms, 2 the elements
+            of the one top-level collection (a second top-level form is then an error).
+        starts: when given, the position each form at `depth` starts at is appended.
+    """
+    top: list[Any] = []
+    # One frame per open collection or prefix: [kind, items, closing delimiter].
+    stack: list[list[Any]] = [[_TOP, top, None]]
+    kind, items = _TOP, top
+    n = 1  # len(stack)
+    noting = starts is not None
+    atoms: dict[str, Any] = {}  # keywords, symbols, nil, true, false: read once, shared
+    start = 0
+    # The branches test `m.lastindex`, the number of the token's group in _TOKEN.
+    for m in _TOKEN.finditer(text):
+        group = m.lastindex
+        if noting:
+            if n == depth:
+                start = m.start(group)
+            elif n == 1 and top and group != _END:
+                raise _EdnSyntaxError("text after the history vector", m.start(group))
+        if group == _KW:
+            tok = m[_KW]
+            value = atoms.get(tok)
+            if value is None:
+                value = atoms[tok] = _atom(tok, m.start(group))
+        elif group == _INT_TOKEN:
+            tok = m[_INT_TOKEN]
+            value = int(tok[:-1] if tok[-1] == "N" else tok)
+        elif group == _OPEN:
+            kind, close = _OPENERS[m[_OPEN]]
+            items = []
+            stack.append([kind, items, close])
+            n += 1
+            continue
+        elif group == _CLOSE:
+            if m[_CLOSE] != stack[-1][2]:
+                raise _EdnSyntaxError(f"unexpected {m[_CLOSE]!r}", m.start(group))
+            stack.pop()
+            n -= 1
+            value = _collection(kind, items, m.start(group))
+            kind, items = stack[-1][0], stack[-1][1]
+        elif group == _ATOM:
+            tok = m[_ATOM]
+            value = atoms.get(tok, _MISSING)
+            if value is _MISSING:
+                value = _atom(tok, m.start(group))
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    atoms[tok] = value
+        elif group == _STR:
+            tok = m[_STR][1:-1]
+            value = _string(tok, m.start(group) + 1) if "\\" in tok else tok
+        elif group == _DISPATCH:
+            tok = m[_DISPATCH]
+            if tok == "_" or (tok and tok[0] != "#"):
+                # `#_` discards the next form; a tag (`#inst "..."`,
+                # `#jepsen.history.Op{...}`) is dropped and its form kept.
+                kind, items = (_DISCARD if tok == "_" else _TAG), None
+                stack.append([kind, None, None])
+                n += 1
+                continue
+            if not tok:
+                raise _EdnSyntaxError("'#' must be followed by a tag", m.start(group))
+            if tok[1:] not in _SYMBOLIC:
+                raise _EdnSyntaxError(f"unknown symbolic value #{tok}", m.start(group) + 1)
+            value = _SYMBOLIC[tok[1:]]
+        elif group == _CHAR:
+            tok = m[_CHAR]
+            value = _CHARACTERS.get(tok, tok)
+        elif group == _END:
+            break
+        else:
+            pos = m.start(group)
+            if text[pos] == '"':
+                raise _EdnSyntaxError("unterminated string", pos)
+            raise _EdnSyntaxError("unexpected end of input", len(text))  # a lone backslash
+        # A form is complete: a prefix takes it, else the innermost collection.
+        while kind >= _DISCARD:
+            stack.pop()
+            n -= 1
+            prefix = kind
+            kind, items = stack[-1][0], stack[-1][1]
+            if prefix == _DISCARD:
+                break
+        else:
+            items.append(value)  # type: ignore[union-attr]
+            if n == depth and noting:
+                starts.append(start)  # type: ignore[union-attr]
+    if n > 1:
+        if stack[-1][2] is None:
+            raise _EdnSyntaxError("unexpected end of input", len(text))
+        raise _EdnSyntaxError(f"missing {stack[-1][2]!r}", len(text))
+    return top
+
+
 def is_keyword_name(name: str) -> bool:
     """True when `:name` is a keyword EDN allows."""
     return _KEYWORD_NAME.fullmatch(name) is not None
@@ -245,6 +261,7 @@ def hashable(value: Any) -> Any:
 
 
 def _line_of(text: str, pos: int) -> int:
+    """The line of one position (for an error message only: it counts from the start)."""
     return text.count("\n", 0, pos) + 1
 
 
@@ -254,7 +271,10 @@ def parse_edn(text: str) -> list[Any]:
     Raises:
         HistoryError: the text is not EDN; the message names the line.
     """
-    return _read_top_level(text, unwrap_vector=False, starts=None)
+    try:
+        return _read(text)
+    except _EdnSyntaxError as exc:
+        raise HistoryError(f"line {_line_of(text, exc.pos)}: bad EDN: {exc}") from None
 
 
 def read_forms(text: str, *, unwrap_vector: bool = False) -> list[tuple[int, Any]]:
@@ -262,14 +282,21 @@ def read_forms(text: str, *, unwrap_vector: bool = False) -> list[tuple[int, Any
 
     Args:
         text: EDN text.
-        unwrap_vector: when the text is one vector, give its elements (each with
-            its own line) instead; Jepsen writes a history either way.
+        unwrap_vector: when the text is one vector or one list, give its
+            elements (each with its own line) instead. Jepsen and Knossos write
+            a history either way: one map per line, `[...]` or `(...)`.
 
     Raises:
         HistoryError: the text is not EDN; the message names the line.
     """
     starts: list[int] = []
-    items = _read_top_level(text, unwrap_vector, starts)
+    depth = 2 if unwrap_vector and _HISTORY_START.match(text) else 1
+    try:
+        items = _read(text, depth, starts)
+    except _EdnSyntaxError as exc:
+        raise HistoryError(f"line {_line_of(text, exc.pos)}: bad EDN: {exc}") from None
+    if depth == 2:
+        items = items[0]
     # Count newlines from one form to the next, not from the start each time:
     # counting from the start makes a long history quadratic to load.
     forms = []
@@ -279,19 +306,3 @@ def read_forms(text: str, *, unwrap_vector: bool = False) -> list[tuple[int, Any
         counted = pos
         forms.append((line, form))
     return forms
-
-
-def _read_top_level(text: str, unwrap_vector: bool, starts: list[int] | None) -> list[Any]:
-    """The top-level forms (or one top-level vector's elements), noting their starts."""
-    reader = _EdnReader(text)
-    try:
-        reader.skip()
-        if unwrap_vector and text.startswith("[", reader.pos):
-            reader.pos += 1
-            items = reader.read_until("]", starts)
-            if not reader.at_end():
-                raise _EdnSyntaxError("text after the history vector", reader.pos)
-            return items
-        return reader.read_until(None, starts)
-    except _EdnSyntaxError as exc:
-        raise HistoryError(f"line {_line_of(text, exc.pos)}: bad EDN: {exc}") from None

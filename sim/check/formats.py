@@ -3,8 +3,11 @@
 Three formats, one shape (`list[Op]` from sim/history.py), one module each:
 
 - `jsonl`: capsim's own, one JSON object per line (sim/check/jsonl.py).
-- `edn`: Jepsen's history format, one op map per form (sim/check/jepsen_edn.py,
-  on the EDN reader and writer in sim/check/edn.py).
+- `edn`: Jepsen's history format, one op map per form, or one vector or list
+  of them (sim/check/jepsen_edn.py, on the EDN reader and writer in
+  sim/check/edn.py and edn_writer.py).
+
+Every reader is one pass over the text (linear in its length).
 - `jepsen-log`: the op lines of a Jepsen test's log (sim/check/jepsen_log.py).
 """
 
@@ -52,8 +55,8 @@ def detect_format(text: str) -> str:
                 return "jsonl" if isinstance(json.loads(stripped), dict) else "edn"
             except ValueError:
                 return "edn"
-        if stripped.startswith(("[", "#")):
-            return "edn"
+        if stripped.startswith(("[", "(", "#")):
+            return "edn"  # a vector or list of ops (Knossos, Jepsen), or a tagged record
         if any(is_op_line(rest) for rest in lines[lineno - 1 :]):
             return "jepsen-log"
         raise HistoryError(

@@ -2,8 +2,10 @@
 
 One map per op, e.g.
 `{:index 0, :process 0, :type :invoke, :f :read, :key "x", :value nil, :time 0}`.
-Read as one map per top-level form, or one top-level vector of maps; record
-tags (`#jepsen.history.Op{...}`) are accepted and ignored. Jepsen's `:time` is
+Read as one map per top-level form, or one top-level vector or list of maps
+(Knossos's data files are vectors; a pretty-printed history is a list); `;`
+comments and `#_` discards are skipped, record tags (`#jepsen.history.Op{...}`)
+accepted and ignored. Jepsen's `:time` is
 nanoseconds; an Op's is milliseconds, so it is divided by 10^6 on import and
 multiplied (then rounded to whole nanoseconds) on export. A map without
 `:time` gets its line number.

@@ -28,20 +28,37 @@ How a history becomes a search problem (Jepsen's and Knossos's reading of it):
   value is still caught (on that other key); one that sees half of it while
   the transaction is still open is not.
 
-The search (`_check_single`) is Porcupine's `checkSingle` (checker.go): the
-call and return entries of one partition in a doubly linked list; walk it,
-try to linearize each call whose operation the model accepts from the
-current state, lift the call and its return out of the list and start again
-from the head; on reaching a return entry (an operation that must have taken
-effect by now but cannot), backtrack. Lowe's memoisation ("Testing for
-linearizability", 2017) skips any (set of linearized ops, state) pair already
-explored: the rest of the search depends only on that pair.
+How the history is searched:
+
+- Per key (P-compositionality; Herlihy & Wing's locality): each partition of
+  the model (a key) is checked alone. The keys' searches take turns, a slice
+  of steps each (Porcupine runs them in parallel), and the check stops at the
+  first key found not linearizable.
+- Each key's search (`_search`) is Porcupine's `checkSingle` (checker.go):
+  the call and return entries in a doubly linked list; walk it, linearize
+  each call the model accepts from the current state, lift it out of the list
+  and start again from the head; on a return entry (an operation that must
+  have taken effect by now but cannot), backtrack. Lowe's memoisation
+  ("Testing for linearizability", 2017) explores each (set of linearized ops,
+  state) pair once: the rest of the search depends only on that pair.
+- Three reductions, which `_search` explains and the tests check against the
+  plain search and brute force: reads are taken as soon as the state explains
+  them; a configuration in which some read can never be explained is
+  abandoned at once; and states that no read can tell apart share one memo
+  entry. The last two need the model's `Reach` (how its states can change).
+- Budgets: a timeout and a memory budget (the memo tables' estimated size);
+  past either, the keys not decided are UNKNOWN, never a killed process.
+- The explanation of a bad key is the longest linearizable prefix the search
+  met and the operations that could not follow it: data the search already
+  has, at no extra cost.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -50,11 +67,15 @@ from sim.check.models import REGISTER, UNKNOWN, Model, freeze, show_value
 from sim.errors import HistoryError
 from sim.history import FAIL, INFO, INVOKE, NEMESIS, OK, TYPES, Op
 
-__all__ = ["CheckResult", "Explanation", "Operation", "Verdict", "check"]
+__all__ = ["DEFAULT_MAX_MEMORY_MB", "CheckResult", "Explanation", "Operation", "Verdict", "check"]
 
-# Read the wall clock once per this many search steps (a power of two minus one
-# is used as a mask): often enough to honour a timeout, rarely enough to be free.
-_CLOCK_EVERY = 4095
+# A search hands over to the scheduler in `check` once per this many steps (a
+# power of two minus one, used as a mask), which then reads the wall clock:
+# often enough to honour a timeout and share time between keys, rarely enough
+# to be free.
+_SLICE = 4095
+_UNOBSERVABLE = object()  # the memo's name for every state no read can tell apart
+_NOTHING = object()  # no read was found out of reach
 
 
 class Verdict(StrEnum):
@@ -119,8 +140,10 @@ class Explanation:
         key: the key (partition) concerned.
         linearized: the longest linearizable prefix the search found, in order.
         state: the model state after that prefix, described.
-        stuck: the operations that real time allows next and that were completed;
-            the model accepts none of them from `state`.
+        stuck: the operations that could not follow: the completed ones that real
+            time allows next, none of which the model accepts from `state`, and
+            (when that is why the search stopped there) the reads whose value
+            can never come back after the prefix.
     """
 
     key: Any
@@ -143,12 +166,18 @@ class CheckResult:
     """A checker verdict with one verdict per key and, per bad key, an explanation.
 
     Attributes:
-        verdict: NOT_LINEARIZABLE if any key is, else UNKNOWN if any key timed
-            out, else LINEARIZABLE.
+        verdict: NOT_LINEARIZABLE if any key is, else UNKNOWN if any key ran
+            out of time or memory, else LINEARIZABLE.
         model: the model's name.
-        per_key: each key's verdict, in order of first appearance.
+        per_key: each checked key's verdict, in order of first appearance.
         explanations: for each not-linearizable key, why.
         operations: how many operations were checked (after pairing and dropping).
+        unchecked: keys not checked because the search stopped at the first bad
+            key (see `check`'s `all_keys`), in order of first appearance.
+        unknown_reason: why a key is UNKNOWN: "time" (the timeout) or "memory"
+            (the memory budget); None when no key is.
+        states: (linearized set, state) configurations the search memoised, all keys.
+        memo_peak_mb: the largest memo table of one key, estimated, in MB.
     """
 
     verdict: Verdict
@@ -156,6 +185,10 @@ class CheckResult:
     per_key: dict[Any, Verdict] = field(default_factory=dict)
     explanations: dict[Any, Explanation] = field(default_factory=dict)
     operations: int = 0
+    unchecked: tuple[Any, ...] = ()
+    unknown_reason: str | None = None
+    states: int = 0
+    memo_peak_mb: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -169,6 +202,10 @@ class CheckResult:
             "model": self.model,
             "operations": self.operations,
             "keys": [{"key": k, "verdict": v.value} for k, v in self.per_key.items()],
+            "unchecked": list(self.unchecked),
+            "unknown_reason": self.unknown_reason,
+            "states": self.states,
+            "memo_peak_mb": round(self.memo_peak_mb, 3),
             "explanations": [e.to_dict() for e in self.explanations.values()],
         }
 
@@ -177,18 +214,25 @@ class CheckResult:
         counts = {v: 0 for v in Verdict}
         for v in self.per_key.values():
             counts[v] += 1
-        n_keys = len(self.per_key)
+        n_keys = len(self.per_key) + len(self.unchecked)
         head = (
             f"{self.verdict.value}: {self.operations} ops on {n_keys} "
             f"key{'' if n_keys == 1 else 's'} ({self.model} model)"
         )
         if n_keys > 1:
-            head += "; " + ", ".join(f"{n} {v.value}" for v, n in counts.items() if n)
+            parts = [f"{n} {v.value}" for v, n in counts.items() if n]
+            if self.unchecked:
+                parts.append(f"{len(self.unchecked)} not checked")
+            head += "; " + ", ".join(parts)
         lines = [head]
+        if self.unknown_reason == "memory":
+            lines.append("the search reached its memory budget; try a larger one")
+        elif self.unknown_reason == "time":
+            lines.append("the search ran out of time; try a longer timeout")
         if not self.explanations:
-            if self.verdict is Verdict.UNKNOWN:
-                lines.append("the search ran out of time; try a longer timeout")
             return "\n".join(lines)
+        if self.unchecked:
+            lines.append("(the check stops at the first bad key; ask for all keys to see the rest)")
         e = next(iter(self.explanations.values()))
         more = len(self.explanations) - 1
         lines.append(
@@ -206,38 +250,113 @@ class CheckResult:
         return "\n".join(lines)
 
 
+DEFAULT_MAX_MEMORY_MB = 1024.0
+"""The search's memory budget per key unless told otherwise (see `check`)."""
+
+
 def check(
-    ops: Iterable[Op], model: Model = REGISTER, timeout_s: float | None = None
+    ops: Iterable[Op],
+    model: Model = REGISTER,
+    timeout_s: float | None = None,
+    *,
+    max_memory_mb: float | None = DEFAULT_MAX_MEMORY_MB,
+    all_keys: bool = False,
 ) -> CheckResult:
     """Check whether a history is linearizable with respect to `model`.
+
+    Each key (the model's partition) is checked alone: linearizability is
+    compositional. The keys' searches take turns, a slice of steps each, and
+    the check stops as soon as one key is found not linearizable (the history
+    then is not; the keys not decided are listed in `unchecked`), unless
+    `all_keys`.
 
     Args:
         ops: the history, in the order events happened (Jepsen's convention).
         model: REGISTER (read, write, cas) or KV (get, put, append).
         timeout_s: give up after about this many seconds of wall time and
             return UNKNOWN for the keys not decided; None waits as long as it takes.
+        max_memory_mb: the search's memory budget in MB (10^6 bytes): the
+            memo tables of the keys being searched, together, estimated with
+            sys.getsizeof as they grow (the search's one structure that grows
+            without bound). Past it, the key with the largest table is given
+            up as UNKNOWN (reason "memory"), its memory freed, and the other
+            keys go on. None: no budget. The process's peak is higher by the
+            history itself (a few hundred bytes per op).
+        all_keys: check every key even after one is found not linearizable
+            (to get every bad key's explanation).
 
     Returns:
-        The verdict, one verdict per key and an explanation per bad key.
+        The verdict, one verdict per checked key and an explanation per bad key.
 
     Raises:
         HistoryError: an op has an unknown type or a value the model cannot read.
     """
     if timeout_s is not None and timeout_s < 0:
         raise ValueError(f"timeout_s must be >= 0 (got {timeout_s})")
+    if max_memory_mb is not None and max_memory_mb <= 0:
+        raise ValueError(f"max_memory_mb must be > 0 (got {max_memory_mb})")
     # The only wall-clock read in the checker: Porcupine's timeout.
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    max_bytes = math.inf if max_memory_mb is None else max_memory_mb * 1e6
     operations = _pair(ops, model)
-    per_key: dict[Any, Verdict] = {}
+    parts = model.partition(operations)
+    decided: dict[Any, Verdict] = {}
     explanations: dict[Any, Explanation] = {}
-    for key, part in model.partition(operations).items():
-        if deadline is not None and time.monotonic() >= deadline:
-            per_key[key] = Verdict.UNKNOWN
-            continue
-        verdict, prefix, state = _check_single(model, part, deadline)
-        per_key[key] = verdict
-        if verdict is Verdict.NOT_LINEARIZABLE:
-            explanations[key] = _explain(model, key, part, prefix, state)
+    reason = None
+    states = 0
+    peak_bytes = 0.0
+    # Every key's search runs a slice at a time, in turn (smallest key first),
+    # like Porcupine's partitions in parallel: a bad key is found as soon as
+    # its own search fails, however long the good keys take.
+    searches = {
+        key: _search(model, parts[key], max_bytes)
+        for key in sorted(parts, key=lambda k: len(parts[k]))
+    }
+    sizes: dict[Any, tuple[int, int]] = {}  # key -> (memo bytes, memo entries) so far
+    stop = False
+    while searches and not stop:
+        for key, search in list(searches.items()):
+            if key not in searches:
+                continue  # given up for memory in this round
+            try:
+                sizes[key] = next(search)
+            except StopIteration as finished:
+                outcome: _Outcome = finished.value
+                del searches[key]
+                sizes.pop(key, None)
+                decided[key] = outcome.verdict
+                states += outcome.states
+                peak_bytes = max(peak_bytes, outcome.memory_bytes)
+                if outcome.reason is not None:
+                    reason = reason or outcome.reason
+                if outcome.verdict is Verdict.NOT_LINEARIZABLE:
+                    explanations[key] = _explain(
+                        model, key, parts[key], outcome.prefix, outcome.state, outcome.blocked
+                    )
+                    stop = not all_keys
+                if stop:
+                    break
+                continue
+            in_use = sum(size for size, _ in sizes.values())
+            peak_bytes = max(peak_bytes, in_use)
+            if in_use > max_bytes:
+                # Over the budget together: give up the key with the largest memo.
+                largest = max(sizes, key=lambda k: sizes[k][0])
+                searches.pop(largest).close()
+                states += sizes.pop(largest)[1]
+                decided[largest] = Verdict.UNKNOWN
+                reason = reason or "memory"
+            if deadline is not None and time.monotonic() >= deadline:
+                for late in searches:
+                    decided[late] = Verdict.UNKNOWN
+                    states += sizes.get(late, (0, 0))[1]
+                reason = reason or "time"
+                stop = True
+                break
+    for search in searches.values():
+        search.close()  # the keys left unchecked after a bad one
+    per_key = {key: decided[key] for key in parts if key in decided}
+    unchecked = tuple(key for key in parts if key not in decided)
     values = set(per_key.values())
     if Verdict.NOT_LINEARIZABLE in values:
         verdict = Verdict.NOT_LINEARIZABLE
@@ -245,7 +364,17 @@ def check(
         verdict = Verdict.UNKNOWN
     else:
         verdict = Verdict.LINEARIZABLE
-    return CheckResult(verdict, model.name, per_key, explanations, len(operations))
+    return CheckResult(
+        verdict,
+        model.name,
+        per_key,
+        explanations,
+        len(operations),
+        unchecked,
+        reason,
+        states,
+        peak_bytes / 1e6,
+    )
 
 
 def _pair(ops: Iterable[Op], model: Model) -> list[Operation]:
@@ -319,7 +448,21 @@ def _pair(ops: Iterable[Op], model: Model) -> list[Operation]:
 class _Entry:
     """A call or return entry in the search's doubly linked list (Porcupine's node)."""
 
-    __slots__ = ("bit", "id", "info", "input", "is_call", "match", "next", "output", "prev")
+    __slots__ = (
+        "bit",
+        "id",
+        "info",
+        "input",
+        "is_call",
+        "match",
+        "missing",
+        "next",
+        "output",
+        "prev",
+        "read",
+        "seeded",
+        "watchers",
+    )
 
     def __init__(self, op_id: int, is_call: bool, inp: Any = None, output: Any = None) -> None:
         self.id = op_id
@@ -328,24 +471,57 @@ class _Entry:
         self.input = inp
         self.output = output
         self.info = False
+        self.read = False  # a read-only op with a known output (see _search)
+        # Pruning (see _search): a read's count of its seeding ops not yet
+        # linearized; an op's reads that it is a seeding op of.
+        self.missing = 0
+        self.watchers: list[_Entry] = []
+        self.seeded = False  # an op with a seed (it may set any state)
         self.match: _Entry | None = None  # a call's return entry; None for info calls
         self.next: _Entry | None = None
         self.prev: _Entry | None = None
 
 
-def _link(part: list[Operation]) -> _Entry:
-    """Build the time-ordered linked list of call/return entries behind a head sentinel."""
+def _link(part: list[Operation], model: Model) -> _Entry:
+    """Build the time-ordered linked list of call/return entries behind a head sentinel.
+
+    Each read with a known output is marked (`read`). When the model can prune
+    (`reach`), each such read learns how many seeding ops it has
+    (`missing`): ops invoked before the read returned whose seed is one of the
+    read's sources, the only ops that may take the state from where the read
+    cannot be reached to where it can. Each seeding op lists its reads (`watchers`).
+    """
+    read_fs = model.read_fs
+    reach = model.reach
+    entries = [_Entry(op_id, True, op.input, op.output) for op_id, op in enumerate(part)]
+    by_seed: dict[Any, list[int]] = {}  # seed -> the ops that may set it
+    if reach is not None:
+        for op_id, op in enumerate(part):
+            for seed in reach.seeds(op.input):
+                by_seed.setdefault(seed, []).append(op_id)
+                entries[op_id].seeded = True
     events: list[tuple[int, _Entry]] = []
     for op_id, op in enumerate(part):
-        call = _Entry(op_id, True, op.input, op.output)
+        call = entries[op_id]
         events.append((op.call, call))
         if op.ret is None:
             # Return at +infinity: no return entry, nothing ever waits for it.
             call.info = True
-        else:
-            ret = _Entry(op_id, False)
-            call.match = ret
-            events.append((op.ret, ret))
+            continue
+        call.read = op.f in read_fs
+        if call.read and reach is not None:
+            seeding = {
+                x
+                for source in reach.sources(op.output)
+                for x in by_seed.get(source, ())
+                if part[x].call < op.ret  # invoked before the read returned
+            }
+            call.missing = len(seeding)
+            for x in seeding:
+                entries[x].watchers.append(call)
+        ret = _Entry(op_id, False)
+        call.match = ret
+        events.append((op.ret, ret))
     events.sort(key=lambda e: e[0])
     head = _Entry(-1, False)
     prev = head
@@ -356,100 +532,317 @@ def _link(part: list[Operation]) -> _Entry:
     return head
 
 
-def _check_single(
-    model: Model, part: list[Operation], deadline: float | None
-) -> tuple[Verdict, list[int], Any]:
-    """Porcupine's checkSingle on one partition.
+def _lift(entry: _Entry) -> None:
+    """Unlink a call entry and its return entry (Porcupine's lift)."""
+    nxt = entry.next
+    entry.prev.next = nxt  # type: ignore[union-attr]
+    if nxt is not None:
+        nxt.prev = entry.prev
+    match = entry.match
+    if match is not None:
+        nxt = match.next
+        match.prev.next = nxt  # type: ignore[union-attr]
+        if nxt is not None:
+            nxt.prev = match.prev
+
+
+def _unlift(entry: _Entry) -> None:
+    """Relink what _lift unlinked: the return entry, then the call (in reverse order)."""
+    match = entry.match
+    if match is not None:
+        match.prev.next = match  # type: ignore[union-attr]
+        if match.next is not None:
+            match.next.prev = match
+    entry.prev.next = entry  # type: ignore[union-attr]
+    if entry.next is not None:
+        entry.next.prev = entry
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What the search of one partition found."""
+
+    verdict: Verdict
+    prefix: list[int]  # the longest linearizable prefix found (op ids, in order)
+    state: Any  # the model state after it
+    states: int  # (linearized set, state) configurations memoised
+    memory_bytes: int  # the memo table's estimated size at the end
+    reason: str | None = None  # why UNKNOWN: "memory" (the timeout is the scheduler's)
+    # The output of the read that could never be explained after the prefix,
+    # when that is why the prefix ended (reduction 2), else _NOTHING.
+    blocked: Any = _NOTHING
+
+
+# The memo table's size is estimated as it grows, so that a budget ends the
+# search before the process runs out of memory: an entry is a 2-tuple (56
+# bytes) in a set (16-byte slots, kept at most 60% full and grown fourfold:
+# about 36 bytes an entry), plus sys.getsizeof of the bitset and of the state
+# it holds. CPython 3.11, 64 bits; tests/check/test_adversarial.py checks the
+# estimate against tracemalloc.
+_MEMO_ENTRY_BYTES = 92
+
+
+def _search(
+    model: Model, part: list[Operation], max_bytes: float
+) -> Generator[tuple[int, int], None, _Outcome]:
+    """Porcupine's checkSingle on one partition, with three reductions and a memory budget.
+
+    The search walks the list of call and return entries from the head; it
+    tries to linearize each call the model accepts from the current state,
+    lifts the call and its return out of the list and starts again from the
+    head; on reaching a return entry (an op that must have taken effect by
+    now but cannot), it backtracks (Wing & Gong; Porcupine's checker.go).
+    Memoisation (Lowe 2017): the rest of the search depends only on the set
+    of linearized ops and the model state, so a (set, state) pair is
+    explored once; the memo is a set of (bitset, state) pairs.
+
+    1. Reads first (a partial-order reduction): a read with a known output
+    that the current state explains is linearized at once, with no
+    alternative tried. That loses no linearization: if one places the read
+    later, moving it here is also one, because a read changes no state and
+    real time cannot forbid it (it is in the list before the first pending
+    return, so every op not yet linearized returns after it was invoked).
+
+    The other two need the model's `Reach` (how its states can change):
+
+    2. Reads that can never be explained: a read not yet linearized must see
+    its output some time before it returns. Only its seeding ops (ops with a
+    seed among the read's sources, invoked before it returned) can take the
+    state from where its output is out of reach to where it is in reach.
+    Once all of them are linearized, the state must keep the output in reach,
+    or the read, whenever it comes, cannot be explained: the configuration is
+    dead and the search backtracks at once, instead of exploring everything
+    up to that read's return. With unique values (Jepsen's histories), a
+    stale read fails as soon as the state leaves the value it saw.
+
+    3. States no read can tell apart: a state from which no value that any
+    op of the partition observes (a read's output, a cas's expected value)
+    is in reach behaves like any other such state: ops that observe nothing
+    do the same from all of them (set their seed, or keep them out of reach),
+    and ops that observe something fail from all of them. So they share one
+    memo entry (`_UNOBSERVABLE`). This is what keeps the orders of writes
+    that no read saw (appends a later put overwrote) from multiplying the
+    search: each order leaves a different string, but none that anybody read.
+
+    The memo table's size is estimated as it grows; past `max_bytes` the
+    verdict is UNKNOWN (reason "memory").
+
+    A generator: every `_SLICE + 1` steps it yields (estimated bytes, memo
+    entries), so that `check` can share the time between keys, keep to its
+    timeout and to the memory budget; it returns what it found.
 
     Returns:
-        The verdict, the longest linearizable prefix found (op ids, in order)
-        and the model state after it.
+        What the search found; `prefix` and `state` describe the longest
+        linearizable prefix seen before the search gave up or failed.
     """
-    head = _link(part)
+    head = _link(part, model)
     step = model.step
+    reach = model.reach
+    may_reach = reach.may_reach if reach is not None else None
+    # States no read (or cas) can tell apart share one memo entry (see above).
+    observable = None
+    if reach is not None:
+        observable = reach.index([v for op in part for v in reach.observes(op.input, op.output)])
     state = model.init()
     remaining = sum(1 for op in part if op.ret is not None)
-    if remaining == 0:
-        return Verdict.LINEARIZABLE, [], state
-    linearized = 0  # bitset of linearized op ids, as a Python int
-    cache: set[tuple[int, Any]] = set()
-    calls: list[tuple[_Entry, Any]] = []  # the backtracking stack: (entry, state before it)
+    linearized = 0  # bitset of the linearized ops, as a Python int
+    memo: set[tuple[int, Any]] = set()
+    used = 0  # estimated bytes of the memo table
+    # The backtracking stack: (entry, state before it, forced, whether that
+    # state was observable). A forced entry is a read taken by the reduction:
+    # backtracking passes over it.
+    calls: list[tuple[_Entry, Any, bool, bool]] = []
+    # Whether some value observed in the partition is in reach of the state.
+    # Ops without a seed never bring one back in reach (Reach.seeds), so an
+    # unobservable state stays so until a seeded op: no need to ask the index.
+    observed = True
     best: list[int] = []
     best_state = state
+    blocked: Any = _NOTHING  # the output take_reads found out of reach
+    best_blocked: Any = _NOTHING
     steps = 0
+    # The outputs of the reads all of whose seeding ops are linearized (with
+    # how many such reads): the state must be able to reach each of them.
+    watched: dict[Any, int] = {}
+
+    def watch(read: _Entry, by: int) -> None:
+        count = watched.get(read.output, 0) + by
+        if count:
+            watched[read.output] = count
+        else:
+            del watched[read.output]
+
+    def taken(entry: _Entry) -> None:
+        """Bookkeeping after `entry` is linearized (its bit already set)."""
+        for read in entry.watchers:
+            read.missing -= 1
+            if not read.missing and not linearized & read.bit:
+                watch(read, 1)
+        if entry.read and not entry.missing:
+            watch(entry, -1)
+
+    def untaken(entry: _Entry) -> None:
+        """Bookkeeping after `entry` is unlinearized (its bit already cleared)."""
+        for read in entry.watchers:
+            if not read.missing and not linearized & read.bit:
+                watch(read, -1)
+            read.missing += 1
+        if entry.read and not entry.missing:
+            watch(entry, 1)
+
+    def take_reads() -> bool:
+        """Linearize every read in the window that the state explains.
+
+        Returns False when some read can never be explained (see above).
+        """
+        nonlocal linearized, remaining
+        entry = head.next
+        while entry is not None and entry.is_call:
+            if entry.read and step(state, entry.input, entry.output)[0]:
+                _lift(entry)
+                calls.append((entry, state, True, observed))
+                linearized |= entry.bit
+                remaining -= 1
+                if may_reach is not None:
+                    taken(entry)
+                entry = entry.prev.next  # type: ignore[union-attr]  # the next live entry
+            else:
+                entry = entry.next
+        nonlocal blocked
+        if may_reach is not None:
+            for output in watched:
+                if output == state:
+                    continue
+                if not may_reach(state, output):
+                    blocked = output
+                    return False
+        return True
+
+    def undo(depth: int) -> _Entry:
+        """Pop the stack down to `depth` entries, relinking each; the last one popped."""
+        nonlocal linearized, remaining, state, observed
+        while True:
+            entry, state, _, observed = calls.pop()
+            _unlift(entry)
+            linearized ^= entry.bit
+            if entry.match is not None:
+                remaining += 1
+            if may_reach is not None:
+                untaken(entry)
+            if len(calls) <= depth:
+                return entry
+
+    if may_reach is not None:
+        e = head.next
+        while e is not None:
+            if e.is_call and e.read and not e.missing:
+                watch(e, 1)
+            e = e.next
+    if not take_reads():
+        prefix = [c[0].id for c in calls]
+        return _Outcome(Verdict.NOT_LINEARIZABLE, prefix, state, 0, 0, None, blocked)
+    if remaining == 0:
+        return _Outcome(Verdict.LINEARIZABLE, [c[0].id for c in calls], state, 0, 0)
     entry = head.next
     while True:
         steps += 1
-        if deadline is not None and not steps & _CLOCK_EVERY and time.monotonic() >= deadline:
-            return Verdict.UNKNOWN, best, best_state
+        if not steps & _SLICE:
+            yield used, len(memo)  # the scheduler's turn (check's timeout, other keys)
         if entry is not None and entry.is_call:
+            if entry.read:
+                entry = entry.next  # the state does not explain it (else it was taken)
+                continue
             ok, new_state = step(state, entry.input, entry.output)
-            # An unknown-outcome op that leaves the state as it is can be left out
-            # instead: it never blocks anything (returns at +inf), so skipping it
-            # loses no linearization and keeps the memo table small.
-            if ok and not (entry.info and new_state == state):
-                new_linearized = linearized | entry.bit
-                memo = (new_linearized, new_state)
-                if memo not in cache:  # Lowe's memoisation
-                    cache.add(memo)
-                    calls.append((entry, state))
-                    state = new_state
-                    linearized = new_linearized
-                    # lift: unlink the call and its return.
-                    nxt = entry.next
-                    entry.prev.next = nxt  # type: ignore[union-attr]
-                    if nxt is not None:
-                        nxt.prev = entry.prev
-                    match = entry.match
-                    if match is not None:
-                        nxt = match.next
-                        match.prev.next = nxt  # type: ignore[union-attr]
-                        if nxt is not None:
-                            nxt.prev = match.prev
-                        remaining -= 1
-                        if remaining == 0:
-                            # Every completed op is placed; unplaced info ops never happened.
-                            return Verdict.LINEARIZABLE, [e.id for e, _ in calls], state
-                    entry = head.next
-                    continue
-            entry = entry.next
+            # An info op that leaves the state as it is can be left out instead:
+            # it never blocks anything (it returns at +infinity).
+            if not ok or (entry.info and new_state == state):
+                entry = entry.next
+                continue
+            new_linearized = linearized | entry.bit
+            new_observed = observed
+            if observable is not None and new_state is not state and (observed or entry.seeded):
+                new_observed = observable(new_state)
+            memo_state = new_state if new_observed else _UNOBSERVABLE
+            memo_key = (new_linearized, memo_state)
+            if memo_key in memo:  # Lowe's memoisation
+                entry = entry.next
+                continue
+            memo.add(memo_key)
+            used += _MEMO_ENTRY_BYTES + sys.getsizeof(new_linearized) + sys.getsizeof(memo_state)
+            if used > max_bytes:
+                return _Outcome(Verdict.UNKNOWN, best, best_state, len(memo), used, "memory")
+            # Take it, then every read the new state explains.
+            depth = len(calls)
+            calls.append((entry, state, False, observed))
+            _lift(entry)
+            state = new_state
+            observed = new_observed
+            linearized = new_linearized
+            if entry.match is not None:
+                remaining -= 1
+            if may_reach is not None:
+                taken(entry)
+            if not take_reads():
+                # Some read can never be explained from here: undo, try the next op.
+                if len(calls) > len(best):
+                    best = [c[0].id for c in calls]
+                    best_state = state
+                    best_blocked = blocked
+                entry = undo(depth).next
+                continue
+            if remaining == 0:
+                # Every completed op is placed; unplaced info ops never happened.
+                prefix = [c[0].id for c in calls]
+                return _Outcome(Verdict.LINEARIZABLE, prefix, state, len(memo), used)
+            entry = head.next
         else:
             # A return entry (that op must be linearized by now but cannot be) or
-            # the end of the list: backtrack.
-            if not calls:
-                return Verdict.NOT_LINEARIZABLE, best, best_state
+            # the end of the list: backtrack to the last choice, undoing the
+            # reads it let in (they were no choice).
             if len(calls) > len(best):
-                best = [e.id for e, _ in calls]
+                best = [c[0].id for c in calls]
                 best_state = state
-            entry, state = calls.pop()
-            linearized ^= entry.bit
-            # unlift: relink the return, then the call.
-            match = entry.match
-            if match is not None:
-                match.prev.next = match  # type: ignore[union-attr]
-                if match.next is not None:
-                    match.next.prev = match
-                remaining += 1
-            entry.prev.next = entry  # type: ignore[union-attr]
-            if entry.next is not None:
-                entry.next.prev = entry
-            entry = entry.next
+                best_blocked = _NOTHING
+            depth = len(calls) - 1
+            while depth >= 0 and calls[depth][2]:
+                depth -= 1
+            if depth < 0:  # no choice left to undo
+                return _Outcome(
+                    Verdict.NOT_LINEARIZABLE, best, best_state, len(memo), used, None, best_blocked
+                )
+            entry = undo(depth).next
 
 
 def _explain(
-    model: Model, key: Any, part: list[Operation], prefix: list[int], state: Any
+    model: Model, key: Any, part: list[Operation], prefix: list[int], state: Any, blocked: Any
 ) -> Explanation:
-    """Turn the longest prefix into an explanation: what was placed and what could not follow."""
+    """Turn the longest prefix into an explanation: what was placed and what could not follow.
+
+    The ops that could not follow: those real time allows next that the model
+    rejects from the state, and, when the prefix ended because a read could
+    never be explained (`blocked`, its output), the reads of that output.
+    """
     placed = set(prefix)
     rest = [op for i, op in enumerate(part) if i not in placed]
     first_return = min((op.ret for op in rest if op.ret is not None), default=None)
     # Real time allows next exactly the ops invoked before the earliest pending
     # return; of those, the completed ones are the ones that had to fit.
-    stuck = tuple(
+    stuck = [
         op
         for op in rest
         if op.ret is not None
         and (first_return is None or op.call < first_return)
         and not model.step(state, op.input, op.output)[0]
+    ]
+    if blocked is not _NOTHING:
+        stuck += [
+            op
+            for op in rest
+            if op.ret is not None
+            and op.f in model.read_fs
+            and op.output == blocked
+            and op not in stuck
+        ]
+    return Explanation(
+        key, tuple(part[i] for i in prefix), model.describe_state(state), tuple(stuck)
     )
-    return Explanation(key, tuple(part[i] for i in prefix), model.describe_state(state), stuck)

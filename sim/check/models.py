@@ -25,12 +25,13 @@ transaction's invoke and completion (linearizable.py says what that checks).
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["KV", "REGISTER", "UNKNOWN", "Model", "freeze", "show_value"]
+__all__ = ["KV", "REGISTER", "UNKNOWN", "Model", "Reach", "freeze", "show_value"]
 
 T = TypeVar("T")
 
@@ -89,6 +90,44 @@ def partition_by_key(ops: Iterable[T]) -> dict[Any, list[T]]:
 
 
 @dataclass(frozen=True, slots=True)
+class Reach:
+    """How a model's states can change: what lets the search prune (linearizable.py).
+
+    Reads see values; writes set them. The search uses these functions to
+    tell, without trying every order, that a read can never be explained
+    (a dead configuration), and that two states no read can tell apart lead
+    to the same futures (one memo entry for both). Every function is pure.
+
+    Attributes:
+        may_reach: `may_reach(state, value) -> bool`: False only when no
+            sequence of operations without a seed can take `state` to `value`
+            (the state a read of `value` accepts). True when `state == value`.
+        seeds: `seeds(input) -> tuple`: what an operation may set the state to,
+            whatever it was: `(value,)` for a write or a put (a cas sets its new
+            value or leaves the state), `()` for an operation without a seed
+            (a read, an append). An operation without a seed keeps
+            `may_reach(state, v)` False once it is False, for every `v`.
+        sources: `sources(value) -> iterable`: every seed `s` with
+            `may_reach(s, value)`.
+        observes: `observes(input, output) -> tuple`: the values whose presence
+            the operation tests (a read's output, a cas's expected value), `()`
+            for one that tests nothing. An operation that tests nothing does
+            the same from every state: sets its seed if it has one, else
+            succeeds and keeps any state out of every value's reach that was.
+            One that tests something fails (or, with an unknown outcome,
+            changes nothing) from a state with none of its values in reach.
+        index: `index(values) -> predicate`: a fast `lambda state: any(
+            may_reach(state, v) for v in values)` (e.g. a set of prefixes).
+    """
+
+    may_reach: Callable[[Hashable, Any], bool]
+    seeds: Callable[[tuple[str, Any]], tuple[Hashable, ...]]
+    sources: Callable[[Any], Iterable[Hashable]]
+    observes: Callable[[tuple[str, Any], Any], tuple[Hashable, ...]]
+    index: Callable[[Iterable[Hashable]], Callable[[Hashable], bool]]
+
+
+@dataclass(frozen=True, slots=True)
 class Model:
     """A sequential specification the checker tests histories against (Porcupine's Model).
 
@@ -107,6 +146,8 @@ class Model:
         compound_fs: operations made of several of the model's own, on several keys.
         split: `split(f, value) -> [(f, key, value), ...]`: a compound operation's
             parts; raises ValueError on a malformed value.
+        reach: how states can change, for the search's pruning (optional; see
+            `Reach`). Without it the search is Porcupine's, with no pruning.
     """
 
     name: str
@@ -120,6 +161,7 @@ class Model:
     describe_state: Callable[[Hashable], str]
     compound_fs: frozenset[str] = frozenset()
     split: Callable[[str, Any], list[tuple[str, Any, Any]]] | None = None
+    reach: Reach | None = None
 
     def __repr__(self) -> str:
         return f"Model({self.name!r})"
@@ -191,6 +233,47 @@ def _register_describe(inp: tuple[str, Any], out: Any) -> str:
     )
 
 
+def _register_may_reach(state: Hashable, output: Any) -> bool:
+    # Every register operation with an effect sets a value (a seed), so without
+    # one the value stays as it is.
+    return state == output
+
+
+def _register_seeds(inp: tuple[str, Any]) -> tuple[Hashable, ...]:
+    f, arg = inp
+    if f == "write":
+        return (arg,)
+    if f == "cas":
+        return (arg[1],)
+    return ()
+
+
+def _register_sources(output: Any) -> tuple[Hashable, ...]:
+    return (output,)
+
+
+def _register_observes(inp: tuple[str, Any], output: Any) -> tuple[Hashable, ...]:
+    f, arg = inp
+    if f == "read":
+        return (output,)
+    if f == "cas":
+        return (arg[0],)  # a cas tests for its expected value
+    return ()
+
+
+def _register_index(values: Iterable[Hashable]) -> Callable[[Hashable], bool]:
+    return set(values).__contains__
+
+
+REGISTER_REACH = Reach(
+    may_reach=_register_may_reach,
+    seeds=_register_seeds,
+    sources=_register_sources,
+    observes=_register_observes,
+    index=_register_index,
+)
+
+
 REGISTER = Model(
     name="register",
     fs=frozenset({"read", "write", "cas", "txn"}),
@@ -203,6 +286,7 @@ REGISTER = Model(
     describe_state=show_value,
     compound_fs=frozenset({"txn"}),
     split=_register_split,
+    reach=REGISTER_REACH,
 )
 """A register per key: read, write, and cas with value [expected, new]; initially nil.
 A `txn` writes several keys: each micro-op is checked as that key's write or cas."""
@@ -249,6 +333,44 @@ def _kv_describe(inp: tuple[str, Any], out: Any) -> str:
     return f"{f}({show_value(arg)})" + (" -> ?" if out is UNKNOWN else "")
 
 
+def _kv_may_reach(state: Hashable, output: Any) -> bool:
+    # Without a put, a key's string only grows at its end.
+    return output.startswith(state)  # type: ignore[no-any-return]
+
+
+def _kv_seeds(inp: tuple[str, Any]) -> tuple[Hashable, ...]:
+    return (inp[1],) if inp[0] == "put" else ()
+
+
+def _kv_sources(output: Any) -> Iterator[Hashable]:
+    return (output[:i] for i in range(len(output) + 1))  # every prefix
+
+
+def _kv_observes(inp: tuple[str, Any], output: Any) -> tuple[Hashable, ...]:
+    return (output,) if inp[0] == "get" else ()
+
+
+def _kv_index(values: Iterable[Hashable]) -> Callable[[Hashable], bool]:
+    # A state is in reach of a value when it is a prefix of it. The values
+    # that start with `state` sort together, from the first one >= `state`.
+    ordered = sorted(set(values))  # type: ignore[type-var]
+
+    def in_reach(state: Hashable) -> bool:
+        i = bisect.bisect_left(ordered, state)
+        return i < len(ordered) and ordered[i].startswith(state)  # type: ignore[no-any-return]
+
+    return in_reach
+
+
+KV_REACH = Reach(
+    may_reach=_kv_may_reach,
+    seeds=_kv_seeds,
+    sources=_kv_sources,
+    observes=_kv_observes,
+    index=_kv_index,
+)
+
+
 KV = Model(
     name="kv",
     fs=frozenset({"get", "put", "append"}),
@@ -259,5 +381,6 @@ KV = Model(
     partition=partition_by_key,
     describe_operation=_kv_describe,
     describe_state=show_value,
+    reach=KV_REACH,
 )
 """A string per key: get, put and append; every key starts as ""."""

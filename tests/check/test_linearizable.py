@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sim.check import KV, REGISTER, CheckResult, Verdict, check
 from sim.errors import HistoryError
 from sim.history import Op
+from tests.check.adversarial import exhausting_history
 from tests.strategies import (
     NEVER_WRITTEN,
     concurrent_register_histories,
@@ -419,7 +420,7 @@ def test_kv_rejects_non_string_values() -> None:
 
 
 def test_timeout_returns_unknown_mid_search() -> None:
-    ops = hard_register_history(24)
+    ops = exhausting_history(30)  # hard_register_history is decided at once by pruning now
     start = time.perf_counter()
     result = check(ops, timeout_s=0.2)
     assert result.verdict is Verdict.UNKNOWN
@@ -433,10 +434,10 @@ def test_hard_history_is_decided_without_timeout_when_small() -> None:
 
 
 @settings(max_examples=5)
-@given(writers=st.integers(min_value=18, max_value=26), timeout_s=st.floats(1e-6, 0.05))
+@given(writers=st.integers(min_value=22, max_value=30), timeout_s=st.floats(1e-6, 0.05))
 def test_tiny_timeout_on_hard_history_is_unknown(writers: int, timeout_s: float) -> None:
     start = time.perf_counter()
-    assert check(hard_register_history(writers), timeout_s=timeout_s).verdict is Verdict.UNKNOWN
+    assert check(exhausting_history(writers), timeout_s=timeout_s).verdict is Verdict.UNKNOWN
     assert time.perf_counter() - start < timeout_s + 1.0
 
 
