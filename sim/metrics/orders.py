@@ -11,8 +11,17 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sim.errors import InvariantError
 from sim.history import OK, Op
-from sim.shop.model import CANCELLED, HELD, RELEASED, OrderRow, ProductRow, UserRow
+from sim.shop.model import (
+    CANCELLED,
+    HELD,
+    RELEASED,
+    OrderRow,
+    ProductRow,
+    Reservation,
+    UserRow,
+)
 from sim.shop.orders import CONFIRMED_OUTCOME
 
 Pairs = Sequence[tuple[Op, Op | None]]
@@ -58,20 +67,38 @@ def order_fate(
     - held_units: units that reservations still hold at the end (not released, not
       a lapsed hold) for orders that are not confirmed: a hold never confirmed,
       or a reservation whose record is missing or cancelled.
+
+    A product row lists its open reservations and keeps the settled ones in its
+    ledger by dot (sim/shop/ledger.py); an order's record names its
+    reservation's dot, so each order's reservation is found either way. A
+    settled reservation no record names (its record never landed) is counted
+    without its order id: it is half an order, and holds its units if kept.
     """
-    reservations = {}
-    records: dict[str, str] = {}
+    products: dict[int, ProductRow] = {}
+    records: dict[str, OrderRow] = {}
     for value in final.values():
         if isinstance(value, ProductRow):
-            for r in value.reservations:
-                reservations[r.order_id] = r
+            products[value.id] = value
         elif isinstance(value, UserRow) and layout == "nosql":
-            records.update((o.id, o.status) for o in value.orders)
+            records.update((o.id, o) for o in value.orders)
         elif isinstance(value, OrderRow) and layout == "relational":
-            records[value.id] = value.status
+            records[value.id] = value
+    reservations: dict[str, Reservation] = {
+        r.order_id: r for row in products.values() for r in row.reservations
+    }
+    named: Counter[int] = Counter()  # per product: settled sales (kept) a record names
+    for oid, record in records.items():
+        row = products.get(record.product_id)
+        if oid in reservations or record.dot is None or row is None:
+            continue
+        settled = row.reservation(oid, record.dot)
+        if settled is not None:
+            reservations[oid] = settled
+            named[row.id] += not settled.cancelled and settled.state != RELEASED
 
     def live(order_id: str) -> bool:
-        return records.get(order_id, CANCELLED) != CANCELLED
+        record = records.get(order_id)
+        return record is not None and record.status != CANCELLED
 
     lost = apologies = 0
     for op in acked:
@@ -91,6 +118,12 @@ def order_fate(
         for oid, r in reservations.items()
         if r.holds_stock(end_ms) and (r.state == HELD or not live(oid))
     )
+    for row in products.values():  # settled sales no record names: half orders, units held
+        unnamed = sum(a.kept for _, a in row.ledger.actors) - named[row.id]
+        if unnamed < 0:
+            raise InvariantError(f"{row.tag}: records name more settled sales than it has")
+        partial += unnamed
+        held += row.ledger.units * unnamed
     return {
         "lost_orders": lost,
         "apologies": apologies,

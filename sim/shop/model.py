@@ -13,6 +13,12 @@ an expiry), `confirmed` or `released`; a hold past its expiry no longer holds
 stock, and the next writer of the row marks it released. `cancelled` is
 separate and sticky: an apology, when a merge found more reserved than stocked.
 
+So that a hot product's row does not grow with every order it ever took, the
+reservations whose fate is settled leave the list for the row's ledger
+(ledger.py: per actor, which of its reservations are settled, and the few
+that did not end as kept sales); the order records keep their detail. When a
+reservation may settle is `ProductRow.settle`.
+
 Each row also names the rows it was made from (`parents`, by tag): a write's
 lineage, from which stale reads are judged by identity (sim/metrics).
 
@@ -27,10 +33,15 @@ Layouts (DESIGN.md, "The shop"):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from sim.errors import InvariantError
+from sim.shop.ledger import CONFIRMED, EMPTY, HELD, NEVER, RELEASED, Dot, Ledger
+from sim.shop.ledger import state_rank as state_rank  # re-exported: the merge's order of states
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "books": ("author", "pages"),
@@ -39,15 +50,10 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "toys": ("age_min", "batteries"),
 }
 
-PENDING, CONFIRMED, CANCELLED = "pending", "confirmed", "cancelled"
+PENDING, CANCELLED = "pending", "cancelled"
+"""Order statuses besides CONFIRMED. CONFIRMED is a reservation state too: the reservation
+states (HELD, RELEASED, CONFIRMED) and how they merge are in ledger.py, imported above."""
 _STATUS_RANK = {PENDING: 0, CONFIRMED: 1, CANCELLED: 2}
-
-HELD, RELEASED = "held", "released"
-"""Reservation states besides CONFIRMED: a cart hold, and a hold given back."""
-_STATE_RANK = {HELD: 0, RELEASED: 1, CONFIRMED: 2}
-"""How concurrent states of one reservation merge: a release beats a hold; a confirmation
-beats a release (a customer told "confirmed" keeps the order; the merge then finds any
-oversell and apologises)."""
 
 
 MERGE_TAG = "m:"
@@ -84,7 +90,9 @@ class Reservation:
     """Units of a product held for one order.
 
     `state`: held (until `hold_until_ms`), confirmed, or released. `cancelled`:
-    an apology was owed (a merge found the units oversold); sticky.
+    an apology was owed (a merge found the units oversold); sticky. `dot`:
+    (actor, seq), which reservation of which shop front it is (ledger.py);
+    None for one made by hand, which never settles.
     """
 
     order_id: str
@@ -94,6 +102,7 @@ class Reservation:
     cancelled: bool = False
     state: str = CONFIRMED
     hold_until_ms: float | None = None
+    dot: Dot | None = None
 
     def holds_stock(self, now_ms: float | None = None) -> bool:
         """Whether these units are taken: not cancelled, not released, not a hold expired by now."""
@@ -109,14 +118,13 @@ class Reservation:
         return self.state == HELD and until is not None and until <= now_ms
 
 
-def state_rank(state: str) -> int:
-    """Order of reservation states for merging (see _STATE_RANK)."""
-    return _STATE_RANK[state]
-
-
 @dataclass(frozen=True, slots=True)
 class ProductRow:
-    """A product: descriptive fields, initial inventory, and the reservations made against it."""
+    """A product: descriptive fields, initial inventory, and the reservations made against it.
+
+    `reservations` lists the reservations still open to change (held, or too
+    recent to settle); `ledger` holds the settled ones (ledger.py).
+    """
 
     tag: str
     written_ms: float
@@ -129,24 +137,34 @@ class ProductRow:
     reservations: tuple[Reservation, ...] = ()
     attrs: tuple[tuple[str, Any], ...] = ()
     parents: tuple[str, ...] = ()
+    ledger: Ledger = EMPTY
 
     @property
     def reserved(self) -> int:
         """Units taken by reservations that hold stock (holds counted whatever their expiry)."""
-        return sum(r.units for r in self.reservations if r.holds_stock())
+        listed = sum(r.units for r in self.reservations if r.holds_stock())
+        return self.ledger.held_units + listed
 
     def available(self, now_ms: float | None = None) -> int:
         """Units still for sale at `now_ms` (expired holds free; negative once oversold)."""
-        return self.inventory - sum(r.units for r in self.reservations if r.holds_stock(now_ms))
+        listed = sum(r.units for r in self.reservations if r.holds_stock(now_ms))
+        return self.inventory - self.ledger.held_units - listed
 
-    def reservation(self, order_id: str) -> Reservation | None:
-        """The reservation of order `order_id`, if the row has one."""
+    def reservation(self, order_id: str, dot: Dot | None = None) -> Reservation | None:
+        """The reservation of order `order_id`, listed or (given its dot) settled.
+
+        A settled one comes back as a stand-in with its fate (state, cancelled)
+        and units; its time, user and expiry are forgotten (the order record has them).
+        """
         for r in self.reservations:
             if r.order_id == order_id:
                 return r
-        return None
+        fate = None if dot is None else self.ledger.fate(dot)
+        if fate is None:
+            return None
+        return Reservation(order_id, -1, self.ledger.units, NEVER, fate[1], fate[0], None, dot)
 
-    def _settled(self, now_ms: float) -> tuple[Reservation, ...]:
+    def _lapsed(self, now_ms: float) -> tuple[Reservation, ...]:
         """The reservations with every expired hold released (what a writer writes back)."""
         if not any(r.expired(now_ms) for r in self.reservations):
             return self.reservations
@@ -161,30 +179,110 @@ class ProductRow:
             self,
             tag=tag,
             written_ms=now_ms,
-            reservations=(*self._settled(now_ms), reservation),
+            reservations=(*self._lapsed(now_ms), reservation),
             parents=lineage_of(self),
         )
 
     def with_state(
-        self, order_id: str, state: str, units: int, user_id: int, tag: str, now_ms: float
+        self,
+        order_id: str,
+        state: str,
+        units: int,
+        user_id: int,
+        tag: str,
+        now_ms: float,
+        dot: Dot | None = None,
+        made_ms: float | None = None,
     ) -> ProductRow:
         """A new row where order `order_id`'s reservation is in `state` (expired holds released).
 
         A release of a reservation the row does not hold yet is kept as a released
-        record of it (a tombstone), so that the hold, if it lands later, merges released.
+        record of it (a tombstone, with the hold's `dot` and the time `made_ms` it
+        was made), so that the hold, if it lands later, merges released.
         """
         found = False
         out = []
-        for r in self._settled(now_ms):
+        for r in self._lapsed(now_ms):
             if r.order_id == order_id:
                 found = True
                 r = dataclasses.replace(r, state=state)
             out.append(r)
         if not found:
-            out.append(Reservation(order_id, user_id, units, now_ms, state=state))
+            made = now_ms if made_ms is None else made_ms
+            out.append(Reservation(order_id, user_id, units, made, state=state, dot=dot))
         return dataclasses.replace(
             self, tag=tag, written_ms=now_ms, reservations=tuple(out), parents=lineage_of(self)
         )
+
+    def settle(self, actor: str, made: int, actors: Sequence[str], now_ms: float) -> ProductRow:
+        """This row with `actor`'s claim renewed and what may settle moved to the ledger.
+
+        A listed reservation settles when nothing the row cannot see yet could
+        change what a merge does with it:
+        - its state is decided: confirmed or released (a hold stays listed; a
+          cancelled one settles at once: it holds nothing, ever again);
+        - every reservation made before it is in this row, or counted among
+          the unseen: it was made before the horizon, the earliest claim of
+          all `actors` (one that never wrote the row holds the horizon at
+          minus infinity: it may have made one we have not seen);
+        - it fits for certain: the units of the settled reservations not
+          cancelled, of the unseen ones, and of the listed ones not cancelled
+          made before it or with it (a release counted as if confirmed: a
+          confirmation in flight beats it), leave it within the inventory.
+        Then no merge with anything that exists or will exist cancels it
+        (one that did would have had to find more units before it than the
+        inventory), so ranking it first, as the merge ranks settled
+        reservations, changes nothing: the merge of settled rows gives what the
+        merge of the listed ones gave, order for order. A partition holds the
+        horizon (the other side's claims do not arrive) until it heals.
+
+        Args:
+            actor: the writer: the shop front of the order's home node.
+            made: the reservations `actor` has made on this product that may exist
+                (a number a write certainly did not use is not counted).
+            actors: every shop front that may make reservations (one per node).
+            now_ms: the writer's clock.
+
+        Raises:
+            InvariantError: the row holds more of `actor`'s reservations than it made.
+        """
+        ledger = self.ledger
+        mine = sum(1 for r in self.reservations if r.dot is not None and r.dot[0] == actor)
+        unseen = made - ledger.of(actor).count - mine
+        if unseen < 0:
+            raise InvariantError(f"{self.tag}: {actor} made {made} reservations, the row has more")
+        ledger = ledger.claim(actor, now_ms, unseen)
+        listed = self.reservations
+        claims = {name: a.claim_ms for name, a in ledger.actors}
+        horizon = NEVER  # unless every actor has claimed: one never heard of here may have
+        if len(claims) >= len(actors):  # made a reservation this row cannot see yet
+            known = {*actors, *(r.dot[0] for r in listed if r.dot is not None)}
+            if known <= claims.keys():
+                horizon = min(claims.values())
+        sizes = {r.units for r in listed} | ({ledger.units} if ledger.units else set())
+        if len(sizes) != 1:  # orders of mixed sizes (no workload makes them) never settle
+            return dataclasses.replace(self, ledger=ledger)
+        size = sizes.pop()
+        settle = {r.order_id for r in listed if r.cancelled and r.dot is not None}
+        if horizon > NEVER:
+            room = self.inventory - ledger.standing_units - size * ledger.unseen
+            for r in sorted(
+                (r for r in listed if not r.cancelled), key=lambda r: (r.time_ms, r.order_id)
+            ):
+                room -= r.units
+                if r.time_ms >= horizon or room < 0:
+                    break
+                if r.dot is not None and r.state != HELD:
+                    settle.add(r.order_id)
+        if not settle:
+            return dataclasses.replace(self, ledger=ledger)
+        kept = []
+        for r in listed:
+            if r.order_id in settle:
+                ledger = ledger.settle(r.dot, (r.state, r.cancelled), r.units)
+            else:
+                kept.append(r)
+        return dataclasses.replace(self, reservations=tuple(kept), ledger=ledger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +298,8 @@ class OrderRow:
     timestamp: float
     payment: str
     status: str = CONFIRMED
+    dot: Dot | None = None
+    """Its reservation's dot (ledger.py): how the reservation is found once settled."""
 
 
 @dataclass(frozen=True, slots=True)

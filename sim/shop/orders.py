@@ -31,6 +31,7 @@ or one quorum, and the measured oversell shows it.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +46,9 @@ from sim.shop.model import (
     CONFIRMED,
     HELD,
     RELEASED,
+    Dot,
     OrderRow,
+    ProductRow,
     Reservation,
     order_key,
     user_key,
@@ -67,15 +70,23 @@ class OrderOutcome:
     lock_waits: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Order:
-    """One order: who buys how many units of which product, and where its record lives."""
+    """One order: who buys how many units of which product, and where its record lives.
+
+    `home` is the customer's home node, whose shop front numbers the order's
+    reservation: `dot` once the reservation was first tried, `made_ms` when its
+    latest try was made (ledger.py).
+    """
 
     order_id: str
     user_id: int
     product_key: str
     units: int
     layout: str
+    home: int = 0
+    dot: Dot | None = None
+    made_ms: float | None = None
 
     @property
     def product_id(self) -> int:
@@ -88,25 +99,101 @@ class Order:
         return order_key(self.order_id) if self.layout == "relational" else user_key(self.user_id)
 
     def record(self, status: str, now: float, tag: str) -> OrderRow:
-        """The order record with `status`."""
+        """The order record with `status` (and its reservation's dot, once it has one)."""
         return OrderRow(
-            tag, now, self.order_id, self.user_id, self.product_id, self.units, now, "card", status
+            tag,
+            now,
+            self.order_id,
+            self.user_id,
+            self.product_id,
+            self.units,
+            now,
+            "card",
+            status,
+            self.dot,
         )
 
 
 class OrderSteps:
     """Each step of an order as a change of one row (see sim/shop/rows.py).
 
-    Every write gets its own tag (the history's identity of a write).
+    Every write gets its own tag (the history's identity of a write). Each
+    node's shop front numbers the reservations it makes on each product (the
+    dots of ledger.py), and every product row it writes carries its claim and
+    whatever may settle (ProductRow.settle). The numbers are the front's
+    volatile state: a node that restarts without its data numbers afresh as a
+    new actor, `"<node>:<incarnation>"`, like the eventual mode's actors; a row
+    it had written then settles no more (its old numbers may still be in flight).
+
+    Attributes:
+        settling: whether rows settle (False: they list every reservation, as before).
+        nodes: the shop fronts there are (0 until `join` is told; then rows settle).
     """
+
+    settling = True
 
     def __init__(self, env: Engine, policy: ShopConfig) -> None:
         self.env = env
         self.policy = policy
         self._tags = itertools.count()
+        self.nodes = 0
+        self._incarnation: list[int] = []
+        self._actors: tuple[str, ...] = ()
+        self._made: dict[tuple[str, str], int] = {}
+        self._spare: dict[tuple[str, str], list[int]] = {}
 
     def _tag(self, order: Order, step: str) -> str:
         return f"{order.order_id}{step}{next(self._tags)}"
+
+    def join(self, nodes: int) -> None:
+        """There are `nodes` shop fronts, one per node: a row's horizon waits for all of them."""
+        self.nodes = nodes
+        self._incarnation = [0] * nodes
+        self._actors = tuple(self.actor(n) for n in range(nodes))
+
+    def actor(self, node: int) -> str:
+        """The actor that node `node`'s shop front is now."""
+        incarnation = self._incarnation[node] if node < len(self._incarnation) else 0
+        return str(node) if incarnation == 0 else f"{node}:{incarnation}"
+
+    def crash(self, node: int) -> None:
+        """Node `node` lost its volatile state: its front numbers afresh, as a new actor."""
+        if node < len(self._incarnation):
+            self._incarnation[node] += 1
+            self._actors = tuple(self.actor(n) for n in range(self.nodes))
+
+    def _number(self, order: Order) -> Dot:
+        """The order's reservation's dot: the next number (or a spare one) of its home's front."""
+        actor = self.actor(order.home)
+        key = (actor, order.product_key)
+        spare = self._spare.get(key)
+        if spare:
+            return (actor, heapq.heappop(spare))
+        seq = self._made.get(key, 0) + 1
+        self._made[key] = seq
+        return (actor, seq)
+
+    def unused(self, order: Order) -> None:
+        """The order's reservation certainly never landed: its number is free again.
+
+        Called only after every write of it was refused (a version conflict or a
+        certain failure), never after one whose outcome is unknown.
+        """
+        if order.dot is None:
+            return
+        actor, seq = order.dot
+        order.dot = None
+        if actor == self.actor(order.home):
+            heapq.heappush(self._spare.setdefault((actor, order.product_key), []), seq)
+
+    def _settled(self, row: ProductRow, order: Order) -> ProductRow:
+        """`row` as the order's home front writes it: its claim renewed, what may settle settled."""
+        if not self.settling or not self.nodes:
+            return row
+        actor = self.actor(order.home)
+        key = (actor, order.product_key)
+        made = self._made.get(key, 0) - len(self._spare.get(key, ()))
+        return row.settle(actor, made, self._actors, self.env.now)
 
     def reserve(self, order: Order, held: bool) -> Callable[[Any], Any]:
         """Add the reservation (a hold if `held`, else confirmed); IMPOSSIBLE if sold out."""
@@ -114,15 +201,20 @@ class OrderSteps:
         def change(row: Any) -> Any:
             if row is None:
                 return IMPOSSIBLE
-            if row.reservation(order.order_id) is not None:
+            if row.reservation(order.order_id, order.dot) is not None:
                 return DONE
             now = self.env.now
             if row.available(now) < order.units:
                 return IMPOSSIBLE
             hold = now + self.policy.hold_ms if held else None
             state = HELD if held else CONFIRMED
-            mine = Reservation(order.order_id, order.user_id, order.units, now, False, state, hold)
-            return row.with_reservation(mine, self._tag(order, "#"), now)
+            if order.dot is None:
+                order.dot = self._number(order)
+            order.made_ms = now
+            mine = Reservation(
+                order.order_id, order.user_id, order.units, now, False, state, hold, order.dot
+            )
+            return self._settled(row.with_reservation(mine, self._tag(order, "#"), now), order)
 
         return change
 
@@ -130,15 +222,15 @@ class OrderSteps:
         """Turn the hold into a sale; IMPOSSIBLE if it lapsed, was released or apologised for."""
 
         def change(row: Any) -> Any:
-            mine = None if row is None else row.reservation(order.order_id)
+            mine = None if row is None else row.reservation(order.order_id, order.dot)
             now = self.env.now
             if mine is None or mine.cancelled or mine.state == RELEASED or mine.expired(now):
                 return IMPOSSIBLE
             if mine.state == CONFIRMED:
                 return DONE
-            return row.with_state(
-                order.order_id, CONFIRMED, order.units, order.user_id, self._tag(order, "+"), now
-            )
+            tag = self._tag(order, "+")
+            new = row.with_state(order.order_id, CONFIRMED, order.units, order.user_id, tag, now)
+            return self._settled(new, order)
 
         return change
 
@@ -152,13 +244,21 @@ class OrderSteps:
         def change(row: Any) -> Any:
             if row is None:  # a replica that never had the row (a stand-in) answered:
                 return IMPOSSIBLE  # nothing is known, so nothing is done yet
-            mine = row.reservation(order.order_id)
+            mine = row.reservation(order.order_id, order.dot)
             if mine is not None and (mine.state != HELD or mine.cancelled):
                 return DONE  # released already, apologised for, or (never here) confirmed
             now = self.env.now
-            return row.with_state(
-                order.order_id, RELEASED, order.units, order.user_id, self._tag(order, "-"), now
+            new = row.with_state(
+                order.order_id,
+                RELEASED,
+                order.units,
+                order.user_id,
+                self._tag(order, "-"),
+                now,
+                order.dot,
+                order.made_ms,
             )
+            return self._settled(new, order)
 
         return change
 
@@ -228,7 +328,7 @@ class OrderPlacer:
         deadline: float,
     ) -> Proc:
         """Run one order to its end; returns an OrderOutcome."""
-        order = Order(order_id, user_id, product_key, units, self.policy.layout)
+        order = Order(order_id, user_id, product_key, units, self.policy.layout, client.home)
         if self.policy.concurrency != "lock":
             return (yield from self._place(client, order, deadline, None))
         owner = order_id
@@ -254,7 +354,10 @@ class OrderPlacer:
         locked = waits is not None
         retries = 0 if locked else None
         if self.policy.orders == "2pc":
-            return (yield from self._atomic(client, order, deadline, waits or 0, retries))
+            outcome = yield from self._atomic(client, order, deadline, waits or 0, retries)
+            if outcome.status is Status.FAIL or outcome.outcome == SOLD_OUT:
+                self.steps.unused(order)  # every commit of it was refused
+            return outcome
         saga = self.policy.orders == "saga"
         steps, update = self.steps, self.updater.update
 
@@ -264,6 +367,8 @@ class OrderPlacer:
         reserved: Updated = yield from update(
             client, order.product_key, steps.reserve(order, held=saga), deadline, retries=retries
         )
+        if reserved.status not in (Status.OK, Status.TIMEOUT):  # every write of it was refused
+            steps.unused(order)
         if reserved.status is Status.CONFLICT:  # the change was impossible: no stock, no product
             if reserved.row is None:
                 return told(Status.FAIL, error="no-such-product")

@@ -18,6 +18,14 @@ when every order of a product reserves the same number of units, as the
 workloads do (`units_per_order`); with mixed sizes, first-fit cancellation is not
 associative. A merged row's tag is a digest of its content, so merging the same
 siblings anywhere yields the same tag.
+
+Product rows also carry a ledger of settled reservations (ledger.py). The
+merge joins the siblings' ledgers, absorbs any listed copy of a reservation the
+joined ledger holds (its fate joins the settled one), and ranks the settled
+reservations before the listed ones when it cancels beyond stock: they settle
+only once certain to fit (model.ProductRow.settle), so the result is the one
+the merge of the full lists would give. Its cost is O(siblings x listed
+reservations + actors), not O(orders ever taken).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sim.shop import ledger as ledgers
 from sim.shop.model import (
     MERGE_TAG,
     OrderRow,
@@ -59,14 +68,15 @@ def merge_orders(siblings: Sequence[Any]) -> Any:
 
 
 def cancel_beyond_stock(
-    reservations: Sequence[Reservation], inventory: int
+    reservations: Sequence[Reservation], inventory: int, settled_units: int = 0
 ) -> tuple[Reservation, ...]:
     """Oldest first, keep reservations while they fit in `inventory`; cancel the rest.
 
     Only reservations that hold stock count (a released one takes nothing).
+    `settled_units` (held by the row's settled reservations) come first.
     """
     out = []
-    held = 0
+    held = settled_units
     for r in sorted(reservations, key=lambda r: (r.time_ms, r.order_id)):
         if r.holds_stock() and held + r.units > inventory:
             r = dataclasses.replace(r, cancelled=True)
@@ -90,6 +100,7 @@ def _join(a: Reservation, b: Reservation) -> Reservation:
         a.cancelled or b.cancelled,
         state,
         max(holds) if holds else None,
+        a.dot if a.dot is not None else b.dot,
     )
 
 
@@ -114,7 +125,7 @@ def _base(rows: Sequence[Any]) -> Any:
 
 
 def _descriptive(row: Any) -> tuple:
-    skip = {"tag", "written_ms", "reservations", "orders", "parents"}
+    skip = {"tag", "written_ms", "reservations", "orders", "parents", "ledger"}
     return tuple(getattr(row, f.name) for f in dataclasses.fields(row) if f.name not in skip)
 
 
@@ -125,6 +136,7 @@ def _digest(row: Any) -> str:
             getattr(row, "reservations", None),
             getattr(row, "orders", None),
             row.written_ms,
+            getattr(row, "ledger", None),
         )
     )
     return MERGE_TAG + hashlib.blake2b(content.encode(), digest_size=8).hexdigest()
@@ -132,11 +144,20 @@ def _digest(row: Any) -> str:
 
 def _merge_products(rows: Sequence[ProductRow]) -> ProductRow:
     base = _base(rows)
+    ledger = ledgers.join(r.ledger for r in rows)
+    listed = []
+    for r in _union_reservations(rows):
+        if r.dot is not None and ledger.covers(r.dot):  # settled in a sibling: absorb the copy
+            ledger = ledger.absorb(r.dot, (r.state, r.cancelled))
+        else:
+            listed.append(r)
+    ledger = ledger.cancel_beyond(base.inventory)
     merged = dataclasses.replace(
         base,
         written_ms=max(r.written_ms for r in rows),
-        reservations=cancel_beyond_stock(_union_reservations(rows), base.inventory),
+        reservations=cancel_beyond_stock(listed, base.inventory, ledger.held_units),
         parents=_lineage(rows),
+        ledger=ledger,
     )
     return dataclasses.replace(merged, tag=_digest(merged))
 

@@ -95,6 +95,7 @@ class Sagas:
         self.working = [False] * nodes
         self.incarnation = [0] * nodes
         self._ids = itertools.count()
+        steps.join(nodes)  # one shop front per node: a product row's horizon waits for each
         self.started = 0
         self.landed = 0
         self.lost = 0
@@ -114,8 +115,10 @@ class Sagas:
         self._add(home, _Saga(order, False, True, self.env.now + self.steps.policy.hold_ms))
 
     def crash(self, node: int) -> None:
-        """Without durability the node's log is lost (its holds lapse after hold_ms)."""
+        """Without durability the node's log is lost (its holds lapse after hold_ms), and its
+        shop front numbers reservations afresh, as a new actor (OrderSteps.crash)."""
         if not self.durable:
+            self.steps.crash(node)  # its front numbers reservations afresh, as a new actor
             self.lost += len(self.logs[node])
             self.logs[node].clear()
             self.incarnation[node] += 1
@@ -196,7 +199,8 @@ class Sagas:
             for saga in sagas:
                 saga.unseen = False
                 if not saga.abort:
-                    if new.reservation(saga.order.order_id) is None and now < saga.patience_until:
+                    mine = new.reservation(saga.order.order_id, saga.order.dot)
+                    if mine is None and now < saga.patience_until:
                         saga.unseen = True  # a stale replica: the hold is elsewhere
                         continue
                     confirmed = self.steps.confirm(saga.order)(new)

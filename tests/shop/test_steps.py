@@ -19,7 +19,10 @@ from sim.shop.orders import Order, OrderSteps
 from sim.shop.rows import DONE, IMPOSSIBLE, Updater
 from sim.shop.saga import Sagas, _Saga
 
-ORDER = Order("o1.0", 1, "product:0", 1, "relational")
+
+def order() -> Order:
+    """A fresh order (an Order learns its reservation's dot when the hold is first tried)."""
+    return Order("o1.0", 1, "product:0", 1, "relational")
 
 
 def steps() -> OrderSteps:
@@ -30,17 +33,19 @@ def product(**kw: Any) -> ProductRow:
     return ProductRow("init", 0.0, 0, "p", "d", "c", 1.0, 2, **kw)
 
 
-def held_row() -> ProductRow:
-    reserve = steps().reserve(ORDER, held=True)(product())
-    assert reserve.reservation(ORDER.order_id).state == HELD
+def held_row(by: OrderSteps, mine: Order) -> ProductRow:
+    """A row holding `mine`, written by the shop front `by` (the one that numbers it)."""
+    reserve = by.reserve(mine, held=True)(product())
+    assert reserve.reservation(mine.order_id).state == HELD
     return reserve
 
 
 def test_release_of_an_unseen_row_is_not_done() -> None:
-    assert steps().release(ORDER)(None) is IMPOSSIBLE
-    released = steps().release(ORDER)(held_row())
-    assert released.reservation(ORDER.order_id).state == RELEASED
-    assert steps().release(ORDER)(released) is DONE
+    front, mine = steps(), order()
+    assert front.release(mine)(None) is IMPOSSIBLE
+    released = front.release(mine)(held_row(front, mine))
+    assert released.reservation(mine.order_id).state == RELEASED
+    assert front.release(mine)(released) is DONE
 
 
 def sagas_on(env: Engine) -> Sagas:
@@ -49,12 +54,12 @@ def sagas_on(env: Engine) -> Sagas:
 
 
 def test_the_sagas_batch_decides_nothing_on_an_unseen_row() -> None:
-    sagas = sagas_on(Engine())
-    finish = _Saga(ORDER, abort=False, recorded=True)
+    sagas, mine = sagas_on(Engine()), order()
+    finish = _Saga(mine, abort=False, recorded=True)
     assert sagas._batch([finish])(None) is IMPOSSIBLE
     assert finish.abort is False  # not turned into an abort by a "not found"
-    confirmed = sagas._batch([finish])(held_row())
-    assert confirmed.reservation(ORDER.order_id).state == CONFIRMED
+    confirmed = sagas._batch([finish])(held_row(sagas.steps, mine))
+    assert confirmed.reservation(mine.order_id).state == CONFIRMED
 
 
 def test_a_finish_waits_for_a_hold_a_stale_row_lacks_until_it_would_have_lapsed() -> None:
@@ -62,12 +67,12 @@ def test_a_finish_waits_for_a_hold_a_stale_row_lacks_until_it_would_have_lapsed(
     there would release against a confirmation in flight (confirmed beats
     released in the merge) and strand the units under a cancelled record."""
     env = Engine()
-    sagas = sagas_on(env)
-    finish = _Saga(ORDER, abort=False, recorded=True, patience_until=100.0)
+    sagas, mine = sagas_on(env), order()
+    finish = _Saga(mine, abort=False, recorded=True, patience_until=100.0)
     stale = product()
     assert sagas._batch([finish])(stale) is DONE  # nothing written...
     assert finish.unseen and not finish.abort  # ...and nothing decided
     env.run(until=100.0)
     released = sagas._batch([finish])(stale)  # the hold would have lapsed by now
     assert finish.abort and not finish.unseen
-    assert released.reservation(ORDER.order_id).state == RELEASED
+    assert released.reservation(mine.order_id).state == RELEASED
