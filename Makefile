@@ -34,6 +34,7 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/sweep.py
 	$(PY) benchmarks/probe.py
 	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/hotkey.py
 	$(PY) benchmarks/memory.py
 
 lint: $(STAMP_TEST)
