@@ -129,3 +129,57 @@ class Answer:
     kind: ClassVar[str] = "response"
     req: int
     result: Any
+
+
+@message
+class Quiesce:
+    """Leader -> follower: my log ends at (index, index_term), all committed; stop your timer.
+
+    CockroachDB's quiescing heartbeat. The follower obeys only if its own log
+    ends exactly there (it then knows the commit index too) and answers
+    `Quiesced`; otherwise it treats the message as the heartbeat it also is
+    and answers `AppendReply`. `boot` is the leader node's boot number (see
+    `Liveness`).
+    """
+
+    kind: ClassVar[str] = "append"
+    group: int
+    term: int
+    leader: int
+    index: int
+    index_term: int
+    seq: int
+    boot: int
+
+
+@message
+class Quiesced:
+    """Follower -> leader: I obeyed your Quiesce of round `seq` (an AppendReply's success too)."""
+
+    kind: ClassVar[str] = "append"
+    group: int
+    term: int
+    seq: int
+
+
+@message
+class Wake:
+    """Follower -> its leader: I woke from quiescence (a request, a campaign); resume heartbeats."""
+
+    kind: ClassVar[str] = "append"
+    group: int
+    term: int
+
+
+@message
+class NodeHeartbeat:
+    """Node -> node: I am up, in boot `boot` (one per node pair per period, for every group).
+
+    Sent by a node that leads quiesced groups to each node following one of
+    them: coalesced per node pair (CockroachDB coalesces Raft heartbeats per
+    node pair and keeps node liveness apart from the ranges), so its cost
+    does not grow with the groups the two nodes share.
+    """
+
+    kind: ClassVar[str] = "liveness"
+    boot: int

@@ -50,19 +50,16 @@ from sim.modes.strong.messages import (
     AppendEntries,
     AppendReply,
     Forward,
+    NodeHeartbeat,
+    Quiesce,
+    Quiesced,
     ReadCommand,
     Redirect,
     RequestVote,
     Vote,
-)
-from sim.modes.strong.raft import (
-    NodeHeartbeat,
-    Quiesce,
-    Quiesced,
-    RaftContext,
-    RaftGroup,
     Wake,
 )
+from sim.modes.strong.raft import RaftContext, RaftGroup
 from sim.modes.strong.txn import Transactions
 
 if TYPE_CHECKING:
