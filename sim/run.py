@@ -251,15 +251,14 @@ def zone_hops(
         return {}
     cross = Sampler(network.cross_zone, streams.get("client-zone"))
 
-    far: Callable[[], float] = cross
-    if hop is not None:
-        near = hop
-
-        def far() -> float:
-            return near() + cross()
-
+    far = cross if hop is None else _added(hop, cross)
     zones = network.zones
     return {zone: tuple(hop if z == zone else far for z in zones) for zone in set(zones)}
+
+
+def _added(first: Callable[[], float], second: Callable[[], float]) -> Callable[[], float]:
+    """A latency that is a draw of `first` plus a draw of `second`."""
+    return lambda: first() + second()
 
 
 def build_shop(
