@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from sim.plugins import Registry
+from tests import schedules
 
 settings.register_profile("dev", max_examples=20, deadline=None)
 # ci: the same examples on every run (derandomize), so that a clean clone's
@@ -24,6 +25,11 @@ settings.register_profile(
     "nightly", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print how many generated fault schedules the properties ran (issue 14's count)."""
+    terminalreporter.write_line(f"capsim: {schedules.total()} generated fault schedules run")
 
 
 @pytest.fixture
