@@ -118,8 +118,37 @@ class Reflection:
         return False
 
 
+def _leaves(
+    lineage: Lineage,
+    writes: Mapping[str, Sequence[tuple[float, Any]]],
+    invoked: Mapping[Any, float],
+) -> set[Any]:
+    """Acknowledged writes that no other value can ever reflect: none lists them in its
+    lineage, no blind write on their key began after their ack, and they are not merges
+    (a merge is reflected through its parents). Last-writer-wins losers are such leaves:
+    a read reflects one only by returning it."""
+    children = {p for _, parents in lineage.values() for p in parents}
+    out: set[Any] = set()
+    for acks in writes.values():
+        last_blind = max((invoked[tag] for _, tag in acks if tag not in lineage), default=-1.0)
+        out.update(
+            tag
+            for t, tag in acks
+            if t >= last_blind
+            and tag not in children
+            and not (isinstance(tag, str) and tag.startswith(MERGE_TAG))
+        )
+    return out
+
+
 def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
-    """Share of successful reads that missed a write acknowledged before the read began."""
+    """Share of successful reads that missed a write acknowledged before the read began.
+
+    Per key, a frontier of the acknowledged writes no other reflects: a read is stale
+    when it misses one. Leaves (writes nothing later can reflect, as the losers of
+    last-writer-wins) are kept apart in a set, so that a hot key with thousands of lost
+    updates costs O(1) per read and per write rather than O(lost updates).
+    """
     writes: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     invoked: dict[Any, float] = {}
     reads: list[tuple[float, str, list[Any]]] = []
@@ -140,22 +169,37 @@ def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
     for key, acks in writes.items():
         acks.sort(key=lambda a: a[0])
         reflections[key] = Reflection(lineage, invoked, acks)
+    leaves = _leaves(lineage, writes, invoked)
     reads.sort(key=lambda r: r[0])
-    frontier: dict[str, list[Any]] = defaultdict(list)  # per key: acked writes no other reflects
+    live: dict[str, list[Any]] = defaultdict(list)  # per key: frontier writes that are not leaves
+    dead: dict[str, set[Any]] = defaultdict(set)  # per key: frontier leaves
+    dead_made: dict[str, list[tuple[float, int, Any]]] = defaultdict(list)  # sorted by made
     cursor: Counter[str] = Counter()
     stale = 0
     for t, key, tags in reads:
         acks = writes.get(key, [])
         reflection = reflections.get(key)
         i = cursor[key]
-        front = frontier[key]
+        front, lost, by_made = live[key], dead[key], dead_made[key]
         while i < len(acks) and acks[i][0] < t:
             tag = acks[i][1]
-            if not any(reflection.reflects(f, tag) for f in front):
-                front[:] = [f for f in front if not reflection.reflects(tag, f)] + [tag]
+            made = reflection._made(tag)
+            # Only a value made no earlier than `tag` can reflect it.
+            newer = by_made[bisect.bisect_left(by_made, (made, -1)) :]
+            if not any(reflection.reflects(f, tag) for f in front) and not any(
+                reflection.reflects(f, tag) for _, _, f in newer
+            ):
+                front[:] = [f for f in front if not reflection.reflects(tag, f)]
+                if tag in leaves:
+                    lost.add(tag)
+                    bisect.insort(by_made, (made, i, tag))
+                else:
+                    front.append(tag)
             i += 1
         cursor[key] = i
-        if front and not all(reflection.seen_by(tags, f) for f in front):
+        # A leaf is seen only by being returned: more leaves than values is a miss.
+        missed_leaf = lost and (len(lost) > len(tags) or not lost.issubset(tags))
+        if missed_leaf or not all(reflection.seen_by(tags, f) for f in front):
             stale += 1
     return stale / len(reads)
 
