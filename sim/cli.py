@@ -4,6 +4,7 @@
     python -m sim check FILE [--model register|kv] [--format ...] [--json] [--timeout S]
         [--max-memory MB] [--all-keys]
     python -m sim sweep FILE.toml --grid k=v1,v2 ... --seeds K [--backend local|dask] ...
+    python -m sim replay CASE.json [--history OUT] [--json]
 
 Exit codes: 0 ok (check: linearizable), 1 not linearizable (check) or a run
 that broke a simulator invariant stopped the sweep (sweep), 2 bad input,
@@ -85,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
         help="check every key, not only up to the first bad one",
     )
 
+    replay = sub.add_parser("replay", help="re-run a saved failing case (.capsim-failures/)")
+    replay.add_argument("case", help="a case file written by a failing property")
+    replay.add_argument("--history", metavar="OUT", help="write the replayed history (JSON lines)")
+    replay.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"case", "kind", "property", "seed", "history_sha256", "ops", "metrics"}',
+    )
+
     sweep = sub.add_parser("sweep", help="run a grid of overrides x seeds, one row per run")
     sweep.add_argument("scenario", help="the base TOML scenario file")
     sweep.add_argument(
@@ -124,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "replay":
+            return _replay(args)
     except CapsimError as exc:
         print(f"capsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -310,6 +322,39 @@ def _sweep(args: argparse.Namespace) -> int:
         point = {k: first[k] for k in grid}
         print(f"failed ({len(rows)} runs): {error}")
         print(f"  e.g. {describe(point)} seed {first['seed']}: {replay(point, first['seed'])}")
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """`capsim replay`: re-run a saved case; print its metrics and the history's sha256."""
+    from sim.replay import history_digest, load_case, replay
+
+    case = load_case(args.case)
+    out = Path(args.history) if args.history else None
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise CapsimError(f"--history {out}: not a file in an existing directory")
+    history, metrics = replay(case)
+    digest = history_digest(history)
+    if out is not None:
+        write_history(history, out)
+    if args.json:
+        payload = {
+            "case": args.case,
+            "kind": case.kind,
+            "property": case.property,
+            "seed": case.seed,
+            "history_sha256": digest,
+            "ops": len(history),
+            "metrics": metrics,
+        }
+        print(json.dumps(payload))
+        return EXIT_OK
+    if case.property or case.failure:
+        print(f"case: {case.property or case.kind} failed: {case.failure}")
+    print(summary(args.case, case.scenario.cluster.mode, case.seed, metrics))
+    print(f"history: sha256 {digest} ({len(history)} ops)")
+    if out is not None:
+        print(f"history written: {out}")
     return EXIT_OK
 
 
