@@ -293,7 +293,15 @@ def build_shop(
     )
     steps = OrderSteps(env, shop)
     sagas = Sagas(
-        env, steps, updater, node_client, links, world.nodes, world.durable, workload.timeout_ms
+        env,
+        steps,
+        updater,
+        node_client,
+        links,
+        world.nodes,
+        world.durable,
+        workload.timeout_ms,
+        homes,
     )
     placer = OrderPlacer(env, shop, updater, steps, sagas)
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +137,7 @@ class OrderSteps:
         self.policy = policy
         self._tags = itertools.count()
         self.nodes = 0
+        self.fronts: tuple[int, ...] = ()
         self._incarnation: list[int] = []
         self._actors: tuple[str, ...] = ()
         self._made: dict[tuple[str, str], int] = {}
@@ -145,11 +146,14 @@ class OrderSteps:
     def _tag(self, order: Order, step: str) -> str:
         return f"{order.order_id}{step}{next(self._tags)}"
 
-    def join(self, nodes: int) -> None:
-        """There are `nodes` shop fronts, one per node: a row's horizon waits for all of them."""
+    def join(self, nodes: int, fronts: Sequence[int] = ()) -> None:
+        """There are `nodes` nodes, and a shop front on each of `fronts` (default: every
+        node): a row's horizon waits for a claim from each front, and only from those
+        (a node that is no customer's home never reserves, so never claims)."""
         self.nodes = nodes
+        self.fronts = tuple(sorted(set(fronts))) if fronts else tuple(range(nodes))
         self._incarnation = [0] * nodes
-        self._actors = tuple(self.actor(n) for n in range(nodes))
+        self._actors = tuple(self.actor(n) for n in self.fronts)
 
     def actor(self, node: int) -> str:
         """The actor that node `node`'s shop front is now."""
@@ -160,7 +164,7 @@ class OrderSteps:
         """Node `node` lost its volatile state: its front numbers afresh, as a new actor."""
         if node < len(self._incarnation):
             self._incarnation[node] += 1
-            self._actors = tuple(self.actor(n) for n in range(self.nodes))
+            self._actors = tuple(self.actor(n) for n in self.fronts)
 
     def _number(self, order: Order) -> Dot:
         """The order's reservation's dot: the next number (or a spare one) of its home's front."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sim.client import Proc, StoreClient
@@ -71,6 +71,7 @@ class Sagas:
         nodes: number of nodes.
         durable: whether a node's log survives its crash.
         timeout_ms: the deadline of each attempt.
+        fronts: the nodes that are some customer's home (default: every node).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class Sagas:
         nodes: int,
         durable: bool,
         timeout_ms: float,
+        fronts: Sequence[int] = (),
     ) -> None:
         self.env = env
         self.steps = steps
@@ -95,7 +97,7 @@ class Sagas:
         self.working = [False] * nodes
         self.incarnation = [0] * nodes
         self._ids = itertools.count()
-        steps.join(nodes)  # one shop front per node: a product row's horizon waits for each
+        steps.join(nodes, fronts)  # a product row's horizon waits for each front's claim
         self.started = 0
         self.landed = 0
         self.lost = 0

@@ -67,3 +67,16 @@ def test_a_release_counts_as_if_confirmed_when_deciding_what_fits() -> None:
 def test_an_apology_settles_at_once() -> None:
     r = row(dataclasses.replace(sale(1), cancelled=True)).settle("0", 1, ACTORS, 0.0)
     assert r.reservations == () and r.ledger.fate(("0", 1)) == (CONFIRMED, True)
+
+
+def test_rows_settle_when_only_some_nodes_are_homes() -> None:
+    """With `workload.home_nodes` a subset, the horizon waits for those fronts' claims only:
+    a node that is no customer's home never reserves, so waiting for it would settle nothing."""
+    from sim import load_scenario, run
+    from tests.integration.test_orders import SCENARIO, played, settled
+
+    scenario = load_scenario(SCENARIO, ["cluster.mode=eventual", "workload.home_nodes=[0, 2]"])
+    metrics, _, rows = played(scenario)
+    assert metrics["orders_acknowledged"] > 0
+    assert settled(rows) > 0
+    assert run(scenario).metrics == played(scenario, settling=False)[0]
