@@ -5,6 +5,7 @@
         [--max-memory MB] [--all-keys]
     python -m sim sweep FILE.toml --grid k=v1,v2 ... --seeds K [--backend local|dask] ...
     python -m sim replay CASE.json [--history OUT] [--json]
+    python -m sim timeline HISTORY [-o PAGE] [--no-check] [the checker's options]
 
 Exit codes: 0 ok (check: linearizable), 1 not linearizable (check) or a run
 that broke a simulator invariant stopped the sweep (sweep), 2 bad input,
@@ -59,6 +60,42 @@ def _parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="check the history for linearizability (fills `linearizable`)",
+    )
+    run.add_argument(
+        "--timeline",
+        metavar="PAGE",
+        help="write the run's timeline as one self-contained HTML page; the history is "
+        "checked for it (register model, up to 60 s), with or without --check",
+    )
+
+    timeline = sub.add_parser(
+        "timeline", help="draw a history as one self-contained HTML page (exit 0 once written)"
+    )
+    timeline.add_argument("history", help="a history file (JSON lines, Jepsen EDN or Jepsen log)")
+    timeline.add_argument(
+        "-o", "--output", metavar="PAGE", help="the page (default: HISTORY with suffix .html)"
+    )
+    timeline.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not check for linearizability (no violation is shown)",
+    )
+    timeline.add_argument("--model", choices=("register", "kv"), default="register")
+    timeline.add_argument(
+        "--format", choices=("auto", "jsonl", "edn", "jepsen-log"), default="auto"
+    )
+    timeline.add_argument(
+        "--timeout", type=float, metavar="S", help="give the check up after S seconds (unknown)"
+    )
+    timeline.add_argument(
+        "--max-memory",
+        type=float,
+        metavar="MB",
+        default=1024.0,
+        help="the check's memory budget, default 1024 (past it: unknown)",
+    )
+    timeline.add_argument(
+        "--all-keys", action="store_true", help="check every key and show each bad one"
     )
 
     check = sub.add_parser("check", help="check a history for linearizability")
@@ -136,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "timeline":
+            return _timeline(args)
     except CapsimError as exc:
         print(f"capsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -161,6 +200,7 @@ def _run(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.set, seed=args.seed)
+    page = _page_path(args.timeline) if args.timeline else None  # refused before the run
     note = quiet_note(scenario)
     if note:
         print(f"capsim: {note}", file=sys.stderr)
@@ -173,12 +213,15 @@ def _run(args: argparse.Namespace) -> int:
         result = run(scenario, check=args.check, progress=advance)
     if args.history:
         write_history(result.history, Path(args.history))
+    drawn = _run_timeline(result.history.ops, page, Path(args.scenario).name) if page else ""
     if args.json:
         print(result.to_json())
     else:
         print(summary(args.scenario, result.scenario.cluster.mode, result.seed, result.metrics))
         if args.history:
             print(f"history: {Path(args.history)} ({len(result.history)} ops)")
+        if drawn:
+            print(drawn)
     return EXIT_OK
 
 
@@ -322,6 +365,62 @@ def _sweep(args: argparse.Namespace) -> int:
         point = {k: first[k] for k in grid}
         print(f"failed ({len(rows)} runs): {error}")
         print(f"  e.g. {describe(point)} seed {first['seed']}: {replay(point, first['seed'])}")
+    return EXIT_OK
+
+
+def _page_path(path: str) -> Path:
+    """Where a timeline page goes, refused at once if it cannot be written there."""
+    page = Path(path)
+    if page.is_dir():
+        raise CapsimError(f"{page}: is a directory (expected the page's file name)")
+    if not page.parent.is_dir():
+        raise CapsimError(f"{page}: no such directory {str(page.parent)!r}")
+    return page
+
+
+def _write_timeline(ops: Any, page: Path, title: str, checked: Any) -> str:
+    """Write the timeline of `ops` (with the checker's result `checked`, or None); say so."""
+    from sim.timeline import build_timeline, write_timeline
+
+    timeline = build_timeline(ops, checked, title=title)
+    try:
+        write_timeline(timeline, page)
+    except OSError as exc:
+        raise CapsimError(f"{page}: cannot write the timeline ({exc.strerror or exc})") from None
+    verdict = "not checked" if checked is None else checked.verdict.value
+    return f"timeline: {page} ({len(timeline.bars)} ops, {len(timeline.faults)} faults; {verdict})"
+
+
+def _run_timeline(ops: Any, page: Path, title: str) -> str:
+    """`run --timeline`: the run's history, checked as `run --check` checks it (60 s), drawn."""
+    from sim.check import check
+
+    return _write_timeline(ops, page, title, check(ops, timeout_s=60.0))
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    """`capsim timeline`: a history, checked unless --no-check, as one self-contained HTML page."""
+    from sim.check import KV, REGISTER, check, load_history
+
+    if args.timeout is not None and args.timeout < 0:
+        raise CapsimError(f"--timeout: must be >= 0 (got {args.timeout})")
+    if args.max_memory <= 0:
+        raise CapsimError(f"--max-memory: must be > 0 MB (got {args.max_memory:g})")
+    source = Path(args.history)
+    ops = load_history(source, args.format)
+    page = _page_path(args.output or str(source.with_suffix(".html")))
+    if page.exists() and page.samefile(source):
+        raise CapsimError(f"{page}: is the history itself (name the page with -o)")
+    checked = None
+    if not args.no_check:
+        checked = check(
+            ops,
+            KV if args.model == "kv" else REGISTER,
+            timeout_s=args.timeout,
+            max_memory_mb=args.max_memory,
+            all_keys=args.all_keys,
+        )
+    print(_write_timeline(ops, page, source.name, checked))
     return EXIT_OK
 
 
