@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -201,6 +202,8 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, args.set, seed=args.seed)
     page = _page_path(args.timeline) if args.timeline else None  # refused before the run
+    if args.history:
+        _history_path(args.history)  # refused before the run too
     note = quiet_note(scenario)
     if note:
         print(f"capsim: {note}", file=sys.stderr)
@@ -240,18 +243,35 @@ def quiet_note(scenario: Any) -> str | None:
     return f"{workload.kind} workload runs with {given} (its defaults unless set: no repair)"
 
 
+def _history_path(path: str) -> Path:
+    """Where `--history` goes, refused at once (not after the run) if it cannot be written."""
+    out = Path(path)
+    if out.is_dir():
+        raise CapsimError(f"--history {out}: is a directory (expected a file name)")
+    if not out.parent.is_dir():
+        raise CapsimError(f"--history {out}: no such directory {str(out.parent)!r}")
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise CapsimError(f"--history {out}: not writable")
+    return out
+
+
 def write_history(history: Any, path: Path) -> None:
     """JSON lines (every op), or Jepsen EDN for `.edn` (register ops and the nemesis)."""
-    if path.suffix == ".edn":
-        from sim.check import to_edn
-        from sim.history import NEMESIS
+    try:
+        if path.suffix == ".edn":
+            from sim.check import to_edn
+            from sim.history import NEMESIS
 
-        ops = [
-            op for op in history if op.f in ("read", "write", "cas", "txn") or op.process == NEMESIS
-        ]
-        path.write_text(to_edn(ops))
-    else:
-        history.write_jsonl(path)
+            ops = [
+                op
+                for op in history
+                if op.f in ("read", "write", "cas", "txn") or op.process == NEMESIS
+            ]
+            path.write_text(to_edn(ops))
+        else:
+            history.write_jsonl(path)
+    except OSError as exc:
+        raise CapsimError(f"--history {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _check(args: argparse.Namespace) -> int:

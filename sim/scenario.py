@@ -23,10 +23,20 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 
 from sim.config.cluster import ClusterConfig, ModeSettings
+from sim.config.limits import (
+    MAX_FAULT_WINDOWS,
+    MAX_TIME_MS,
+    check_nesting,
+    check_period,
+    check_ticks,
+    check_time,
+    timers_of,
+    zero_allowed,
+)
 from sim.config.network import NetworkConfig
 from sim.config.paths import canonical, parse_value, renamed, set_dotted, set_override
 from sim.config.shop import SHOP_KEYS_ELSEWHERE, Resolver, ShopConfig
-from sim.config.table import Table
+from sim.config.table import Table, shown
 from sim.config.workload import WorkloadConfig, WorkloadSettings
 from sim.errors import ScenarioError
 from sim.faults.base import Fault, node_id, parse_fault
@@ -84,7 +94,7 @@ class Scenario(Table):
         if "faults" in data:
             faults = data["faults"]
             if not isinstance(faults, list | tuple):
-                raise ScenarioError(f"faults: must be a list of tables (got {faults!r})")
+                raise ScenarioError(f"faults: must be a list of tables (got {shown(faults)})")
             data = {
                 **data,
                 "faults": tuple(parse_fault(f, f"faults[{i}]") for i, f in enumerate(faults)),
@@ -102,9 +112,12 @@ class Scenario(Table):
                 f"(strong); {self.cluster.mode} mode has no consensus group to log the "
                 f"decision in (allowed here: saga, none)"
             )
+        check_time(self.duration_ms, "duration_ms")
+        check_time(self.settle_ms, "settle_ms")
         nodes = self.cluster.nodes
         for i, fault in enumerate(self.faults):
             fault.check(nodes, f"faults[{i}]")
+        self._check_size()
         for i, home in enumerate(self.workload.home_nodes):
             node_id(home, f"workload.home_nodes[{i}]", nodes)
         zones = self.network.zones
@@ -114,6 +127,29 @@ class Scenario(Table):
                 f"(got {len(zones)})"
             )
         return self
+
+    def _check_size(self) -> None:
+        """The run ends within MAX_TIME_MS and its timers and flapping faults fit (limits.py)."""
+        end = self.end_ms
+        if end > MAX_TIME_MS:
+            raise ScenarioError(
+                f"settle_ms: the run would end at {end:g} ms (the last of duration_ms and the "
+                f"faults' end_ms, plus settle_ms), past the longest simulated time a run holds "
+                f"({MAX_TIME_MS:g} ms, 11.6 days)"
+            )
+        for i, fault in enumerate(self.faults):
+            windows = fault.window_count(end)
+            if windows > MAX_FAULT_WINDOWS:
+                raise ScenarioError(
+                    f"faults[{i}].period_ms: the fault would flap {windows:.3g} times (once "
+                    f"every 2 x period_ms from start_ms to end_ms, or to the run's end), more "
+                    f"than a fault holds ({MAX_FAULT_WINDOWS:,})"
+                )
+        mode, settings = self.cluster.mode, self.cluster.settings
+        for name in timers_of(mode, settings):
+            period = getattr(settings, name)
+            check_period(period, f"cluster.{mode}.{name}", off=zero_allowed(settings, name))
+            check_ticks(period, self.cluster.nodes, end, f"cluster.{mode}.{name}")
 
     # ----------------------------------------------------------------- derived
 
@@ -147,7 +183,7 @@ class Scenario(Table):
     def from_dict(cls, raw: Mapping[str, Any]) -> Scenario:
         """Build and validate a scenario from its TOML-shaped dict (either layout)."""
         if not isinstance(raw, Mapping):
-            raise ScenarioError(f"scenario: must be a table (got {raw!r})")
+            raise ScenarioError(f"scenario: must be a table (got {shown(raw)})")
         data, aliases = canonical(raw)
         try:
             return cls.parse(data)
@@ -199,23 +235,48 @@ def load_scenario(
         ScenarioError: the file is missing or malformed, or a field is invalid.
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read ({exc})") from None
+    raw = read_toml(path)
+    check_nesting(raw, str(path))
     data, aliases = canonical(raw)
     for item in overrides:
         if "=" not in item:
             raise ScenarioError(f"--set {item}: expected dotted.key=value")
         key, _, text = item.partition("=")
-        set_override(data, key.strip(), parse_value(text.strip()), aliases)
+        key = key.strip()
+        value = parse_value(text.strip(), key)
+        check_nesting(value, key)
+        set_override(data, key, value, aliases)
     if seed is not None:
         data["seed"] = seed
     try:
         return Scenario.parse(data)
     except ScenarioError as exc:
         raise renamed(exc, aliases) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML table in a file (UTF-8, as TOML requires).
+
+    Raises:
+        ScenarioError: the file is missing, unreadable, not UTF-8 or not TOML (one line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path}: is a directory, not a scenario file") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (a bad byte at offset {exc.start}); TOML files are UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid TOML (nested too deep to read)") from None
+    except ValueError as exc:  # an integer too long to convert (Python's digit limit)
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None

@@ -15,6 +15,13 @@ from typing import Any, ClassVar, Self
 
 from pydantic import Field, model_validator
 
+from sim.config.limits import (
+    MAX_NODES,
+    MAX_RING_POINTS,
+    MAX_VIRTUAL_NODES,
+    at_most,
+    check_skew,
+)
 from sim.config.plugin_tables import WithPluginTables
 from sim.config.shop import SHOP_KEYS_ELSEWHERE
 from sim.config.table import Floats, Table
@@ -28,6 +35,9 @@ class ModeSettings(Table):
     QUIET: ClassVar[Mapping[str, Any]] = {}
     """Defaults for a workload whose reads must not change what they measure (the probe):
     the settings that repair on read or in the background, turned off unless given."""
+    TIMERS: ClassVar[tuple[str, ...]] = ()
+    """The settings that are the period (ms) of a loop every node runs all run long: the
+    scenario checks that the run can hold their ticks (sim/config/limits.py)."""
 
     def check(self, cluster: ClusterConfig, path: str) -> None:
         """Validate against the cluster (e.g. R <= N); raise ScenarioError naming `path`."""
@@ -63,6 +73,19 @@ class ClusterConfig(WithPluginTables):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        at_most(self.nodes, MAX_NODES, "cluster.nodes", "the most nodes a run holds")
+        at_most(
+            self.virtual_nodes,
+            MAX_VIRTUAL_NODES,
+            "cluster.virtual_nodes",
+            "the most ring points per node",
+        )
+        at_most(
+            self.nodes * self.virtual_nodes,
+            MAX_RING_POINTS,
+            "cluster.virtual_nodes x cluster.nodes",
+            "the most points a ring holds",
+        )
         check_at_most(self.replication, self.nodes, "cluster.replication", "cluster.nodes")
         MODES.get(self.mode, "cluster.mode")
         skew = self.clock_skew_ms
@@ -71,6 +94,8 @@ class ClusterConfig(WithPluginTables):
                 f"cluster.clock_skew_ms: must list one value per node ({self.nodes}) "
                 f"or be empty (got {len(skew)})"
             )
+        for i, value in enumerate(skew):
+            check_skew(value, f"cluster.clock_skew_ms[{i}]")
         for name, settings in self.modes.items():
             settings.check(self, f"cluster.{name}")
         return self

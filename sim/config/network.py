@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from sim.config.table import Table, as_tuple
+from sim.config.table import Table, as_tuple, shown
 from sim.distributions import Constant, Distribution, Exponential, parse_distribution
 from sim.errors import ScenarioError
 from sim.plugins import MODES
@@ -45,7 +45,8 @@ def _distribution(value: Any, path: str) -> Distribution:
         return value
     if not isinstance(value, Mapping):
         raise ScenarioError(
-            f'{path}: must be a table like {{dist = "exponential", mean = 5.0}} (got {value!r})'
+            f'{path}: must be a table like {{dist = "exponential", mean = 5.0}} '
+            f"(got {shown(value)})"
         )
     return parse_distribution(value, path)
 
@@ -82,7 +83,9 @@ class NetworkConfig(Table):
         if "latency_by_kind" in data:
             table = data["latency_by_kind"]
             if not isinstance(table, Mapping):
-                raise ScenarioError(f"network.latency_by_kind: must be a table (got {table!r})")
+                raise ScenarioError(
+                    f"network.latency_by_kind: must be a table (got {shown(table)})"
+                )
             kinds = message_kinds()
             for kind in table:
                 if kind not in kinds:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.config.cluster import ClusterConfig
+from sim.config.limits import check_nesting
 from sim.config.shop import SHOP_KEYS_ELSEWHERE
 from sim.config.workload import WorkloadConfig
 from sim.errors import ScenarioError
@@ -27,12 +28,20 @@ Aliases = dict[str, str]
 """Canonical dotted path -> the path the user wrote, for values given in the old layout."""
 
 
-def parse_value(text: str) -> Any:
-    """A command-line override value: a TOML literal (`5`, `true`, `[1, 2]`), else a string."""
+def parse_value(text: str, path: str = "--set") -> Any:
+    """A command-line override value: a TOML literal (`5`, `true`, `[1, 2]`), else a string.
+
+    Raises:
+        ScenarioError: a literal nested too deep or a number too long to read (names `path`).
+    """
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ScenarioError(f"{path}: value nested too deep to read") from None
+    except ValueError:  # an integer past Python's digit limit (4300): TOML, but unreadable
+        raise ScenarioError(f"{path}: a number too long to read (got {len(text)} digits)") from None
 
 
 def canonical_paths(path: str) -> tuple[str, ...]:
@@ -63,6 +72,7 @@ def canonical(raw: Mapping[str, Any]) -> tuple[dict[str, Any], Aliases]:
     Raises:
         ScenarioError: a value given in both layouts.
     """
+    check_nesting(raw, "scenario")
     out = copy.deepcopy(dict(raw))
     aliases: Aliases = {}
     for section in ("cluster", "workload"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
-from sim.config.table import Table
+from sim.config.table import Table, shown
 from sim.errors import ScenarioError
 from sim.plugins import Registry
 
@@ -54,7 +54,7 @@ def gather(
             continue
         if key in registry:
             if not isinstance(value, Mapping | Table):
-                raise ScenarioError(f"{path}.{key}: must be a table (got {value!r})")
+                raise ScenarioError(f"{path}.{key}: must be a table (got {shown(value)})")
             given[key] = value
             continue
         targets = canonical_key(key, own, registry)

@@ -77,25 +77,35 @@ _TYPES = {
 }
 
 
+REPR_CHARS = 80
+"""The longest a value is shown in an error: one readable line, whatever was given."""
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, cut to REPR_CHARS characters."""
+    text = repr(value)
+    return text if len(text) <= REPR_CHARS else f"{text[: REPR_CHARS - 3]}..."
+
+
 def _phrase(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    got = error.get("input")
+    got = shown(error.get("input"))
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", error["msg"]))
     if kind == "missing":
         return "missing"
     if kind in _PHRASES:
         bound, text = _PHRASES[kind]
-        return f"{text.format(ctx[bound])} (got {got!r})"
+        return f"{text.format(ctx[bound])} (got {got})"
     if kind in ("too_short", "too_long"):
-        return f"must have {ctx.get('min_length', ctx.get('max_length'))} items (got {got!r})"
+        return f"must have {ctx.get('min_length', ctx.get('max_length'))} items (got {got})"
     if kind == "literal_error":
         allowed = ctx["expected"].replace("'", "").replace(" or ", ", ")
-        return f"unknown {got!r} (allowed: {allowed})"
+        return f"unknown {got} (allowed: {allowed})"
     if kind in _TYPES:
-        return f"{_TYPES[kind]} (got {got!r})"
-    return f"{error['msg'][:1].lower()}{error['msg'][1:]} (got {got!r})"
+        return f"{_TYPES[kind]} (got {got})"
+    return f"{error['msg'][:1].lower()}{error['msg'][1:]} (got {got})"
 
 
 def scenario_error(exc: ValidationError, path: str) -> ScenarioError:
@@ -154,7 +164,7 @@ class Table(BaseModel):
         if isinstance(raw, cls):
             return raw
         if not isinstance(raw, Mapping):
-            raise ScenarioError(f"{where}: must be a table (got {raw!r})")
+            raise ScenarioError(f"{where}: must be a table (got {shown(raw)})")
         token = _VALIDATING.set(True)
         try:
             return cls.model_validate(dict(raw))

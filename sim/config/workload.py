@@ -9,10 +9,11 @@ as in the first layout (`workload.zipf_s` is `workload.browse.zipf_s`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from sim.config.limits import MAX_CUSTOMERS, MAX_PRODUCTS, at_most, check_requests
 from sim.config.plugin_tables import WithPluginTables
 from sim.config.shop import SHOP_KEYS_ELSEWHERE
 from sim.config.table import Ints, Table
@@ -52,3 +53,13 @@ class WorkloadConfig(WithPluginTables):
         if "kind" in data:
             WORKLOADS.get(data["kind"], "workload.kind")
         return super().normalise(data)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        """The catalogue, the customers and their requests fit in one run (limits.py)."""
+        at_most(self.products, MAX_PRODUCTS, "workload.products", "the most products a run holds")
+        at_most(
+            self.customers, MAX_CUSTOMERS, "workload.customers", "the most customers a run holds"
+        )
+        check_requests(self.customers, self.kind, self.settings)
+        return self

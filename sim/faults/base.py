@@ -20,7 +20,8 @@ from typing import Any, ClassVar, Protocol
 from pydantic import Field
 
 from sim import plugins
-from sim.config.table import Table
+from sim.config.limits import check_time
+from sim.config.table import Table, shown
 from sim.errors import ScenarioError
 
 Cut = Callable[[int, int], bool]
@@ -79,6 +80,10 @@ class Fault(Table):
         """The [start, end) windows in which the fault is active (one, unless it flaps)."""
         return [(self.start_ms, self.end_ms)]
 
+    def window_count(self, end_of_run_ms: float) -> float:
+        """How many windows `windows` would list, without listing them (for the limits)."""
+        return 1
+
     def sides(self, nodes: int) -> list[tuple[int, ...]] | None:
         """The groups of nodes it splits the cluster into (None: it splits nothing)."""
         return None
@@ -88,6 +93,8 @@ class Fault(Table):
 
         Subclasses extend it (calling super) to check the nodes they name.
         """
+        check_time(self.start_ms, f"{path}.start_ms")
+        check_time(self.end_ms, f"{path}.end_ms")
         if self.end_ms is not None and self.end_ms <= self.start_ms:
             raise ScenarioError(
                 f"{path}.end_ms: must be > {path}.start_ms (got {self.end_ms} <= {self.start_ms})"
@@ -157,7 +164,7 @@ def parse_fault(raw: Any, path: str) -> Fault:
     if isinstance(raw, Fault):
         return raw
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: must be a table (got {raw!r})")
+        raise ScenarioError(f"{path}: must be a table (got {shown(raw)})")
     if "kind" not in raw:
         raise ScenarioError(f"{path}.kind: missing (allowed: {', '.join(plugins.FAULTS.names())})")
     cls = plugins.FAULTS.get(raw["kind"], f"{path}.kind")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.config.limits import check_skew
 from sim.faults.base import Fault, FaultTarget, node_id
 
 
@@ -44,9 +45,10 @@ class ClockSkew(Fault):
     skew_ms: float
 
     def check(self, nodes: int, path: str) -> None:
-        """The node exists."""
+        """The node exists, and the skew is one a clock can have (sim/config/limits.py)."""
         super().check(nodes, path)
         node_id(self.node, f"{path}.node", nodes)
+        check_skew(self.skew_ms, f"{path}.skew_ms")
 
     def start(self, target: FaultTarget) -> Any:
         """Move the clock."""

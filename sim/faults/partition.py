@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from sim.config.limits import check_period, windows_estimate
 from sim.config.table import as_tuple
 from sim.errors import ScenarioError
 from sim.faults.base import Cut, CutFault, node_list
@@ -108,6 +109,16 @@ class Flapping(Partition):
     order = 50
 
     period_ms: float = Field(gt=0.0)
+
+    def check(self, nodes: int, path: str) -> None:
+        """A partition's checks, and a period the run can resolve (sim/config/limits.py)."""
+        super().check(nodes, path)
+        check_period(self.period_ms, f"{path}.period_ms")
+
+    def window_count(self, end_of_run_ms: float) -> float:
+        """One window every 2 x period_ms from start_ms to the end (or the run's end)."""
+        stop = self.end_ms if self.end_ms is not None else end_of_run_ms
+        return windows_estimate(self.start_ms, stop, self.period_ms)
 
     def windows(self, end_of_run_ms: float) -> list[tuple[float, float | None]]:
         """On-windows of `period_ms` every 2 x `period_ms`, until the end (or the run's end)."""
