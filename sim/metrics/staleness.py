@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sim.history import OK, Op
@@ -118,36 +118,66 @@ class Reflection:
         return False
 
 
-def _leaves(
+NONE_EVER = float("-inf")
+UNKNOWN = float("inf")
+
+
+def _last_reflected(
     lineage: Lineage,
     writes: Mapping[str, Sequence[tuple[float, Any]]],
-    invoked: Mapping[Any, float],
-) -> set[Any]:
-    """Acknowledged writes that no other value can ever reflect: none lists them in its
-    lineage, no blind write on their key began after their ack, and they are not merges
-    (a merge is reflected through its parents). Last-writer-wins losers are such leaves:
-    a read reflects one only by returning it."""
-    children = {p for _, parents in lineage.values() for p in parents}
-    out: set[Any] = set()
+    made: Callable[[Any], float],
+) -> dict[Any, float]:
+    """For each acknowledged write, the latest time a value reflecting it was made.
+
+    NONE_EVER when no value lists it in its lineage (a last-writer-wins loser: a
+    read reflects it only by returning it); UNKNOWN, never pruned, for a merge (it
+    is reflected through its parents) and for a write a later blind write on its
+    key may reflect. A value made after this time cannot reflect the write, which
+    spares the search for most of a hot key's frontier.
+    """
+    children: dict[Any, list[Any]] = defaultdict(list)
+    for tag, (_, parents) in lineage.items():
+        for parent in parents:
+            children[parent].append(tag)
+    latest: dict[Any, float] = {}
     for acks in writes.values():
-        last_blind = max((invoked[tag] for _, tag in acks if tag not in lineage), default=-1.0)
-        out.update(
-            tag
-            for t, tag in acks
-            if t >= last_blind
-            and tag not in children
-            and not (isinstance(tag, str) and tag.startswith(MERGE_TAG))
-        )
-    return out
+        last_blind = max((made(tag) for _, tag in acks if tag not in lineage), default=NONE_EVER)
+        for t, tag in acks:
+            if t < last_blind or (isinstance(tag, str) and tag.startswith(MERGE_TAG)):
+                latest[tag] = UNKNOWN
+            elif tag not in latest:
+                latest[tag] = _latest_descendant(tag, children, made, latest)
+    return latest
+
+
+def _latest_descendant(
+    root: Any, children: Mapping[Any, list[Any]], made: Callable[[Any], float], latest: dict
+) -> float:
+    """The latest `made` among `root`'s descendants by lineage (memoised in `latest`)."""
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        tag, expanded = stack.pop()
+        if tag in latest and tag != root:
+            continue
+        kids = children.get(tag, ())
+        if expanded:
+            latest[tag] = max(
+                (max(made(c), latest.get(c, UNKNOWN)) for c in kids), default=NONE_EVER
+            )
+        else:
+            stack.append((tag, True))
+            stack.extend((c, False) for c in kids if c not in latest)
+    return latest[root]
 
 
 def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
     """Share of successful reads that missed a write acknowledged before the read began.
 
     Per key, a frontier of the acknowledged writes no other reflects: a read is stale
-    when it misses one. Leaves (writes nothing later can reflect, as the losers of
-    last-writer-wins) are kept apart in a set, so that a hot key with thousands of lost
-    updates costs O(1) per read and per write rather than O(lost updates).
+    when it misses one. Each write's latest descendant bounds the searches: a value made
+    after it cannot reflect the write, so a hot key's frontier of lost updates is mostly
+    passed over by comparing times; and writes nothing ever reflects (the losers of
+    last-writer-wins) are kept apart in a set, O(1) per read.
     """
     writes: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     invoked: dict[Any, float] = {}
@@ -169,10 +199,11 @@ def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
     for key, acks in writes.items():
         acks.sort(key=lambda a: a[0])
         reflections[key] = Reflection(lineage, invoked, acks)
-    leaves = _leaves(lineage, writes, invoked)
+    made = Reflection(lineage, invoked, ())._made
+    latest = _last_reflected(lineage, writes, made)
     reads.sort(key=lambda r: r[0])
-    live: dict[str, list[Any]] = defaultdict(list)  # per key: frontier writes that are not leaves
-    dead: dict[str, set[Any]] = defaultdict(set)  # per key: frontier leaves
+    live: dict[str, list[Any]] = defaultdict(list)  # per key: frontier writes still reflectable
+    dead: dict[str, set[Any]] = defaultdict(set)  # per key: frontier writes nothing reflects
     dead_made: dict[str, list[tuple[float, int, Any]]] = defaultdict(list)  # sorted by made
     cursor: Counter[str] = Counter()
     stale = 0
@@ -183,23 +214,30 @@ def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
         front, lost, by_made = live[key], dead[key], dead_made[key]
         while i < len(acks) and acks[i][0] < t:
             tag = acks[i][1]
-            made = reflection._made(tag)
-            # Only a value made no earlier than `tag` can reflect it.
-            newer = by_made[bisect.bisect_left(by_made, (made, -1)) :]
-            if not any(reflection.reflects(f, tag) for f in front) and not any(
+            when = made(tag)
+            # Only a value made no earlier than `tag` can reflect it, and `tag` reflects
+            # only writes with a descendant made no earlier than it.
+            newer = by_made[bisect.bisect_left(by_made, (when, -1)) :]
+            if not any(made(f) >= when and reflection.reflects(f, tag) for f in front) and not any(
                 reflection.reflects(f, tag) for _, _, f in newer
             ):
-                front[:] = [f for f in front if not reflection.reflects(tag, f)]
-                if tag in leaves:
+                front[:] = [f for f in front if latest[f] < when or not reflection.reflects(tag, f)]
+                if latest[tag] == NONE_EVER:
                     lost.add(tag)
-                    bisect.insort(by_made, (made, i, tag))
+                    bisect.insort(by_made, (when, i, tag))
                 else:
                     front.append(tag)
             i += 1
         cursor[key] = i
-        # A leaf is seen only by being returned: more leaves than values is a miss.
-        missed_leaf = lost and (len(lost) > len(tags) or not lost.issubset(tags))
-        if missed_leaf or not all(reflection.seen_by(tags, f) for f in front):
+        # A write nothing reflects is seen only by being returned: more of them than
+        # values is a miss.
+        if lost and (len(lost) > len(tags) or not lost.issubset(tags)):
+            stale += 1
+            continue
+        oldest = min((made(v) for v in tags), default=UNKNOWN)
+        if not all(
+            f in tags or (latest[f] >= oldest and reflection.seen_by(tags, f)) for f in front
+        ):
             stale += 1
     return stale / len(reads)
 
