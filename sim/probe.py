@@ -33,7 +33,7 @@ class ConvergenceProbe:
         self.end_ms = end_ms
         self.targets: dict[str, Any] | None = None
         self.repaired_ms: float | None = None
-        env.call_later(start_ms, self._start)
+        env.call_later(max(0.0, start_ms - env.now), self._start)
 
     def _start(self) -> None:
         mode = self.mode

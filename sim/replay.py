@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,7 @@ from sim.scenario import Scenario
 
 FORMAT = 1
 """The case file format's version (`capsim_replay`)."""
-KINDS = ("run",)
-"""Kinds of case this version replays (state-machine cases come with sim/stepper.py)."""
+KINDS = ("run", "machine")
 DEFAULT_DIRECTORY = ".capsim-failures"
 """Where cases go, under the current working directory, unless told otherwise."""
 
@@ -105,6 +105,26 @@ def save_run_case(
     return save_case(case, directory)
 
 
+def save_machine_case(
+    scenario: Scenario,
+    steps: Sequence[Mapping[str, Any]],
+    *,
+    property: str,
+    failure: str,
+    directory: Path | None = None,
+) -> Path:
+    """Save a failing state-machine example (scenario and the steps taken) as a case file."""
+    case = Case(
+        "machine",
+        scenario,
+        scenario.seed,
+        tuple(dict(s) for s in steps),
+        property=property,
+        failure=failure,
+    )
+    return save_case(case, directory)
+
+
 def replay_command(path: Path) -> str:
     """The one command that replays the case at `path`."""
     return f"python -m sim replay {path}"
@@ -164,17 +184,38 @@ def case_from_dict(raw: Any) -> Case:
     for name in ("property", "failure"):
         if not isinstance(raw.get(name, ""), str):
             raise ReplayError(f"{name}: must be a string (got {raw[name]!r})")
-    if "steps" in raw:
+    steps: tuple[dict[str, Any], ...] = ()
+    if kind == "machine":
+        steps = _steps(raw.get("steps"), scenario)
+    elif "steps" in raw:
         raise ReplayError("steps: only machine cases have steps (this one is a run)")
-    return Case(kind, scenario, seed, (), raw.get("property", ""), raw.get("failure", ""))
+    return Case(kind, scenario, seed, steps, raw.get("property", ""), raw.get("failure", ""))
+
+
+def _steps(raw: Any, scenario: Scenario) -> tuple[dict[str, Any], ...]:
+    """A machine case's steps, each checked against the stepper's step table."""
+    from sim.stepper import check_step
+
+    if not isinstance(raw, list):
+        raise ReplayError(f"steps: must be a list of step objects (got {raw!r:.60})")
+    for i, step in enumerate(raw):
+        check_step(step, scenario, f"steps[{i}]")
+    return tuple(raw)
 
 
 def replay(case: Case) -> tuple[History, dict[str, Any]]:
     """Re-run `case`: its history and metrics (the same as the run that saved it)."""
-    from sim.run import run
+    if case.kind == "run":
+        from sim.run import run
 
-    result = run(case.scenario, case.seed)
-    return result.history, result.metrics
+        result = run(case.scenario, case.seed)
+        return result.history, result.metrics
+    from sim.stepper import Stepper
+
+    stepper = Stepper(case.scenario)
+    for step in case.steps:
+        stepper.apply(step)
+    return stepper.history, stepper.metrics()
 
 
 def history_digest(history: History) -> str:

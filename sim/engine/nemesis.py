@@ -57,13 +57,13 @@ class Nemesis:
         self.active = 0
         self._crashed: dict[int, int] = {}
         self._handles: dict[int, Any] = {}
-        token = 0
+        self._token = 0
         for fault in faults:
             for start, end in fault.windows(end_of_run_ms):
-                token += 1
-                env.call_later(start, self._start, fault, token)
+                self._token += 1
+                env.call_later(start, self._start, fault, self._token)
                 if end is not None:
-                    env.call_later(end, self._stop, fault, token)
+                    env.call_later(end, self._stop, fault, self._token)
 
     # ----------------------------------------------------------------- the schedule
 
@@ -79,6 +79,16 @@ class Nemesis:
 
     def _record(self, f: str, fault: Fault) -> None:
         self.history.append(Op(NEMESIS, INFO, f, None, fault.describe(), self.env.now))
+
+    def start_now(self, fault: Fault) -> int:
+        """Start `fault` now, off the schedule (a driver stepping the run); returns its token."""
+        self._token += 1
+        self._start(fault, self._token)
+        return self._token
+
+    def stop_now(self, fault: Fault, token: int) -> None:
+        """Stop the fault that `start_now` started as `token`."""
+        self._stop(fault, token)
 
     # ----------------------------------------------------------------- FaultTarget
 

@@ -30,6 +30,8 @@ from sim.modes.base import Status
 from sim.rng import Streams
 from sim.shop.model import product_key
 from sim.shop.orders import OrderPlacer
+from sim.shop.resolvers import resolve
+from sim.shop.rows import write_back
 
 OUTCOME = {Status.OK: OK, Status.FAIL: FAIL, Status.TIMEOUT: INFO}
 """A request's status as the type of its completion in the history."""
@@ -143,6 +145,28 @@ class Shop:
         )
         self.history.append(
             Op(client.process, OUTCOME[outcome.status], "order", key, done, env.now, outcome.error)
+        )
+
+    def view(self, client: StoreClient, product: int, timeout_ms: float) -> Proc:
+        """One page view of `product`, recorded as a `browse` op.
+
+        A read that returns siblings writes the resolver's merge back (the client
+        resolves conflicts); the op's value says how many units are available and
+        how many versions the read saw.
+        """
+        env = self.env
+        key = product_key(product)
+        self.history.append(Op(client.process, INVOKE, "browse", key, None, env.now))
+        deadline = env.now + timeout_ms
+        read = yield from client.read(key, deadline)
+        status = read.status if read.status in (Status.OK, Status.TIMEOUT) else Status.FAIL
+        shown = None
+        if read.status is Status.OK and read.siblings:
+            row = resolve(read.siblings, self.resolver)
+            shown = {"available": row.available(env.now), "versions": len(read.siblings)}
+            yield from write_back(client, key, read, row, deadline)
+        self.history.append(
+            Op(client.process, OUTCOME[status], "browse", key, shown, env.now, read.error)
         )
 
 

@@ -14,12 +14,7 @@ from pydantic import Field
 
 from sim.client import Proc, StoreClient
 from sim.config.workload import WorkloadConfig, WorkloadSettings
-from sim.history import INVOKE, Op
-from sim.modes.base import Status
-from sim.shop.model import product_key
-from sim.shop.resolvers import resolve
-from sim.shop.rows import write_back
-from sim.shop.workloads.base import OUTCOME, Arrivals, Shop, WorkloadSpec
+from sim.shop.workloads.base import Arrivals, Shop, WorkloadSpec
 
 
 class BrowseSettings(WorkloadSettings):
@@ -61,19 +56,7 @@ class Browse(Arrivals):
         env = shop.env
         cfg = self.config
         for i in range(self.settings.reads_per_customer):
-            key = product_key(int(picks[i]))
-            shop.history.append(Op(client.process, INVOKE, "browse", key, None, env.now))
-            deadline = env.now + cfg.timeout_ms
-            read = yield from client.read(key, deadline)
-            status = read.status if read.status in (Status.OK, Status.TIMEOUT) else Status.FAIL
-            shown = None
-            if read.status is Status.OK and read.siblings:
-                product = resolve(read.siblings, shop.resolver)
-                shown = {"available": product.available(env.now), "versions": len(read.siblings)}
-                yield from write_back(client, key, read, product, deadline)
-            shop.history.append(
-                Op(client.process, OUTCOME[status], "browse", key, shown, env.now, read.error)
-            )
+            yield from shop.view(client, int(picks[i]), cfg.timeout_ms)
             if self.settings.think_ms:
                 yield env.timeout(float(self.choices.exponential(self.settings.think_ms)))
         if buys:
