@@ -281,7 +281,7 @@ def _check(args: argparse.Namespace) -> int:
         raise CapsimError(f"--timeout: must be >= 0 (got {args.timeout})")
     if args.max_memory <= 0:
         raise CapsimError(f"--max-memory: must be > 0 MB (got {args.max_memory:g})")
-    ops = load_history(args.history, args.format)
+    ops = load_history(args.history, args.format, require_invokes=True)
     result = check(
         ops,
         KV if args.model == "kv" else REGISTER,

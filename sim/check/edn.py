@@ -24,6 +24,8 @@ from typing import Any
 from sim.errors import HistoryError
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
     "Keyword",
     "Symbol",
     "hashable",
@@ -80,6 +82,13 @@ _KW, _INT_TOKEN, _OPEN, _CLOSE, _STR, _ATOM, _DISPATCH, _CHAR, _END, _BAD = rang
 _HISTORY_START = re.compile(r"(?:[ \t\r\n,]++|;[^\n]*+)*+[\[(]")
 _MISSING = object()
 
+MAX_DEPTH = 100
+"""Collections (and `#_`/tag prefixes) nest at most this deep: a Jepsen op is a map of
+values two or three levels deep; the limit keeps whatever reads a value (hashing, the
+checker, the writer) clear of Python's recursion limit."""
+MAX_INT_DIGITS = 4300
+"""The longest integer read (Python's own limit on converting digits to an int)."""
+
 # A frame's kind: a collection that gathers forms, or a prefix (`#_`, `#tag`)
 # that waits for the one form it applies to.
 _VECTOR, _LIST, _MAP, _SET, _TOP, _DISCARD, _TAG = range(7)
@@ -121,15 +130,32 @@ def _atom(tok: str, pos: int) -> Any:
     if tok == "false":
         return False
     if _INT.fullmatch(tok):
-        return int(tok.rstrip("N"))
+        return _int(tok.rstrip("N"), pos)
     if _FLOAT.fullmatch(tok):
         return float(tok.rstrip("M"))
     if _RATIO.fullmatch(tok):
         num, den = tok.split("/")
-        return int(num) / int(den)
+        if len(num) > MAX_INT_DIGITS or len(den) > MAX_INT_DIGITS:
+            raise _EdnSyntaxError(f"ratio too long (at most {MAX_INT_DIGITS} digits)", pos)
+        if int(den) == 0:
+            raise _EdnSyntaxError(f"ratio {tok} divides by zero", pos)
+        try:
+            return int(num) / int(den)
+        except OverflowError:
+            raise _EdnSyntaxError(f"ratio {tok[:20]}... too large for a number", pos) from None
     if tok[:1].isdigit() or (tok[:1] in "+-" and tok[1:2].isdigit()) or not tok:
         raise _EdnSyntaxError(f"bad token {tok!r}", pos)
     return Symbol(tok)
+
+
+def _int(digits: str, pos: int) -> int:
+    """An integer token's value; one past MAX_INT_DIGITS is an error, not a ValueError."""
+    try:
+        return int(digits)
+    except ValueError:
+        raise _EdnSyntaxError(
+            f"integer of {len(digits.lstrip('+-'))} digits (at most {MAX_INT_DIGITS})", pos
+        ) from None
 
 
 def _collection(kind: int, items: list[Any], pos: int) -> Any:
@@ -147,7 +173,12 @@ def _collection(kind: int, items: list[Any], pos: int) -> Any:
     return items
 
 
-def _read(text: str, depth: int = 1, starts: list[int] | None = None) -> list[Any]:
+def _read(
+    text: str,
+    depth: int = 1,
+    starts: list[int] | None = None,
+    max_depth: int | None = MAX_DEPTH,
+) -> list[Any]:
     """Read every top-level form of `text`.
 
     Args:
@@ -155,6 +186,7 @@ def _read(text: str, depth: int = 1, starts: list[int] | None = None) -> list[An
         depth: which forms `starts` notes: 1 the top-level forms, 2 the elements
             of the one top-level collection (a second top-level form is then an error).
         starts: when given, the position each form at `depth` starts at is appended.
+        max_depth: how deep collections may nest (None: no limit).
     """
     top: list[Any] = []
     # One frame per open collection or prefix: [kind, items, closing delimiter].
@@ -162,6 +194,7 @@ def _read(text: str, depth: int = 1, starts: list[int] | None = None) -> list[An
     kind, items = _TOP, top
     n = 1  # len(stack)
     noting = starts is not None
+    deepest = (max_depth if max_depth is not None else len(text)) + 1  # `n` counts the top
     atoms: dict[str, Any] = {}  # keywords, symbols, nil, true, false: read once, shared
     start = 0
     # The branches test `m.lastindex`, the number of the token's group in _TOKEN.
@@ -179,8 +212,10 @@ def _read(text: str, depth: int = 1, starts: list[int] | None = None) -> list[An
                 value = atoms[tok] = _atom(tok, m.start(group))
         elif group == _INT_TOKEN:
             tok = m[_INT_TOKEN]
-            value = int(tok[:-1] if tok[-1] == "N" else tok)
+            value = _int(tok[:-1] if tok[-1] == "N" else tok, m.start(group))
         elif group == _OPEN:
+            if n >= deepest:
+                raise _EdnSyntaxError(f"nested deeper than {max_depth} levels", m.start(group))
             kind, close = _OPENERS[m[_OPEN]]
             items = []
             stack.append([kind, items, close])
@@ -208,6 +243,8 @@ def _read(text: str, depth: int = 1, starts: list[int] | None = None) -> list[An
             if tok == "_" or (tok and tok[0] != "#"):
                 # `#_` discards the next form; a tag (`#inst "..."`,
                 # `#jepsen.history.Op{...}`) is dropped and its form kept.
+                if n >= deepest:
+                    raise _EdnSyntaxError(f"nested deeper than {max_depth} levels", m.start(group))
                 kind, items = (_DISCARD if tok == "_" else _TAG), None
                 stack.append([kind, None, None])
                 n += 1
@@ -252,11 +289,12 @@ def is_keyword_name(name: str) -> bool:
 
 
 def hashable(value: Any) -> Any:
-    """Map keys and set members must hash: vectors become tuples, maps sorted pairs."""
+    """Map keys and set members must hash: vectors become tuples, maps sorted pairs, all the
+    way down (a map whose values are vectors too). Values nest at most MAX_DEPTH deep."""
     if isinstance(value, list):
         return tuple(hashable(v) for v in value)
     if isinstance(value, dict):
-        return tuple(sorted(value.items(), key=repr))
+        return tuple(sorted(((hashable(k), hashable(v)) for k, v in value.items()), key=repr))
     return value
 
 
@@ -265,20 +303,26 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def parse_edn(text: str) -> list[Any]:
+def parse_edn(text: str, max_depth: int | None = None) -> list[Any]:
     """Read every top-level EDN form in `text`.
+
+    Args:
+        text: EDN text.
+        max_depth: how deep collections may nest (None: no limit; the reader keeps its
+            own stack, but a set or map key nested past Python's recursion limit is not
+            readable: hashing it recurses).
 
     Raises:
         HistoryError: the text is not EDN; the message names the line.
     """
     try:
-        return _read(text)
+        return _read(text, max_depth=max_depth)
     except _EdnSyntaxError as exc:
         raise HistoryError(f"line {_line_of(text, exc.pos)}: bad EDN: {exc}") from None
 
 
 def read_forms(text: str, *, unwrap_vector: bool = False) -> list[tuple[int, Any]]:
-    """Top-level EDN forms with the line each starts on.
+    """Top-level EDN forms with the line each starts on, nested at most MAX_DEPTH deep.
 
     Args:
         text: EDN text.

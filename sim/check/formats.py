@@ -17,26 +17,55 @@ import json
 from pathlib import Path
 
 from sim.check.edn import Keyword, parse_edn
-from sim.check.jepsen_edn import parse_edn_history, to_edn
-from sim.check.jepsen_log import is_op_line, parse_jepsen_log
-from sim.check.jsonl import parse_jsonl
+from sim.check.jepsen_edn import read_edn_history, to_edn
+from sim.check.jepsen_log import is_op_line, read_jepsen_log
+from sim.check.jsonl import read_jsonl
 from sim.errors import HistoryError
-from sim.history import Op
+from sim.history import INVOKE, NEMESIS, Op
 
 __all__ = [
     "FORMATS",
     "Keyword",
+    "check_completions",
     "detect_format",
     "load_history",
     "parse_edn",
     "parse_history",
+    "read_history",
     "to_edn",
 ]
 
 FORMATS = ("jsonl", "edn", "jepsen-log")
 """The formats parse_history reads (plus "auto", which picks one of them)."""
 
-_PARSERS = {"jsonl": parse_jsonl, "edn": parse_edn_history, "jepsen-log": parse_jepsen_log}
+_READERS = {"jsonl": read_jsonl, "edn": read_edn_history, "jepsen-log": read_jepsen_log}
+"""Each format's reader: text in, (line, op) pairs out."""
+
+
+def check_completions(ops: list[tuple[int, Op]]) -> None:
+    """Every completion (ok, fail, info) follows an invoke of its process and `f` still open.
+
+    An `ok` with no invoke has no call time: no checker can place it, and
+    dropping it (as the search would) turns a broken history into a verdict.
+    The nemesis is exempt (Jepsen logs its actions as `info` alone).
+
+    Raises:
+        HistoryError: names the line of the first completion without an invoke.
+    """
+    open_ops: set[tuple[object, str]] = set()
+    for line, op in ops:
+        if op.process == NEMESIS:
+            continue
+        slot = (op.process, op.f)
+        if op.type == INVOKE:
+            open_ops.add(slot)
+        elif slot in open_ops:
+            open_ops.discard(slot)
+        else:
+            raise HistoryError(
+                f"line {line}: {op.type} of process {op.process!r} ({op.f}) with no invoke "
+                "before it (every completion must follow its invoke)"
+            )
 
 
 def detect_format(text: str) -> str:
@@ -53,8 +82,11 @@ def detect_format(text: str) -> str:
         if stripped.startswith("{"):
             try:
                 return "jsonl" if isinstance(json.loads(stripped), dict) else "edn"
-            except ValueError:
-                return "edn"
+            except json.JSONDecodeError:
+                # JSON's object keys are quoted; EDN's op maps start with a keyword
+                return "jsonl" if stripped[1:].lstrip().startswith('"') else "edn"
+            except (ValueError, RecursionError):  # JSON, but a huge number or deep nesting
+                return "jsonl"
         if stripped.startswith(("[", "(", "#")):
             return "edn"  # a vector or list of ops (Knossos, Jepsen), or a tagged record
         if any(is_op_line(rest) for rest in lines[lineno - 1 :]):
@@ -66,8 +98,22 @@ def detect_format(text: str) -> str:
     return "jsonl"  # empty: an empty history in any format
 
 
+def read_history(text: str, format: str = "auto") -> list[tuple[int, Op]]:
+    """Parse a history from text, each op with the line it is on.
+
+    Raises:
+        HistoryError: the format is unknown or the text is malformed (names the line).
+    """
+    if format == "auto":
+        format = detect_format(text)
+    reader = _READERS.get(format)
+    if reader is None:
+        raise HistoryError(f"format: must be one of auto, {', '.join(FORMATS)} (got {format!r})")
+    return reader(text)
+
+
 def parse_history(text: str, format: str = "auto") -> list[Op]:
-    """Parse a history from text.
+    """Parse a history from text: the format's ops as written (any sequence of ops).
 
     Args:
         text: the history.
@@ -76,19 +122,23 @@ def parse_history(text: str, format: str = "auto") -> list[Op]:
     Raises:
         HistoryError: the format is unknown or the text is malformed (names the line).
     """
-    if format == "auto":
-        format = detect_format(text)
-    parser = _PARSERS.get(format)
-    if parser is None:
-        raise HistoryError(f"format: must be one of auto, {', '.join(FORMATS)} (got {format!r})")
-    return parser(text)
+    return [op for _, op in read_history(text, format)]
 
 
-def load_history(path: str | Path, format: str = "auto") -> list[Op]:
+def load_history(
+    path: str | Path, format: str = "auto", *, require_invokes: bool = False
+) -> list[Op]:
     """Read and parse a history file.
 
+    Args:
+        path: the file.
+        format: "auto" (detect_format), "jsonl", "edn" or "jepsen-log".
+        require_invokes: refuse a completion that follows no open invoke
+            (`check_completions`): what a checker needs; a timeline draws the rest.
+
     Raises:
-        HistoryError: the file cannot be read or is malformed.
+        HistoryError: the file cannot be read or is malformed, or (require_invokes)
+            has a completion without an invoke (names the file and the line).
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -97,6 +147,9 @@ def load_history(path: str | Path, format: str = "auto") -> list[Op]:
     except UnicodeDecodeError:
         raise HistoryError(f"{path}: not a UTF-8 text file") from None
     try:
-        return parse_history(text, format)
+        ops = read_history(text, format)
+        if require_invokes:
+            check_completions(ops)
     except HistoryError as exc:
         raise HistoryError(f"{path}: {exc}") from None
+    return [op for _, op in ops]

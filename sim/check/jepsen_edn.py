@@ -33,7 +33,7 @@ from sim.check.edn_writer import write_edn, write_edn_name
 from sim.errors import HistoryError
 from sim.history import INFO, INVOKE, TYPES, History, Op
 
-__all__ = ["parse_edn_history", "to_edn"]
+__all__ = ["parse_edn_history", "read_edn_history", "to_edn"]
 
 
 def _name(value: Any) -> str | None:
@@ -109,13 +109,22 @@ def _op_from_edn(form: Any, line: int) -> Op:
     )
 
 
+def read_edn_history(text: str) -> list[tuple[int, Op]]:
+    """Ops from a Jepsen EDN history with the line each op's map starts on.
+
+    Raises:
+        HistoryError: the text is not EDN or an op map is malformed (names the line).
+    """
+    return [(line, _op_from_edn(form, line)) for line, form in read_forms(text, unwrap_vector=True)]
+
+
 def parse_edn_history(text: str) -> list[Op]:
     """Ops from a Jepsen EDN history (see the module docstring).
 
     Raises:
         HistoryError: the text is not EDN or an op map is malformed (names the line).
     """
-    return [_op_from_edn(form, line) for line, form in read_forms(text, unwrap_vector=True)]
+    return [op for _, op in read_edn_history(text)]
 
 
 def to_edn(ops: list[Op] | History) -> str:

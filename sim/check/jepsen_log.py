@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sim.check.edn import Keyword, parse_edn
+from sim.check.edn import MAX_DEPTH, Keyword, parse_edn
+from sim.config.limits import shown
 from sim.errors import HistoryError
 from sim.history import INVOKE, NEMESIS, TYPES, Op
 
-__all__ = ["is_op_line", "parse_jepsen_log"]
+__all__ = ["is_op_line", "parse_jepsen_log", "read_jepsen_log"]
 
 _LOG_OP = re.compile(
     r"jepsen\.util\s+-\s+(?P<process>\d+|:[^\s]+)\s+(?P<type>:\S+)\s+(?P<f>:\S+)"
@@ -35,7 +36,16 @@ def parse_jepsen_log(text: str) -> list[Op]:
     Raises:
         HistoryError: an op line is malformed, or the text has no op line (names the line).
     """
-    ops: list[Op] = []
+    return [op for _, op in read_jepsen_log(text)]
+
+
+def read_jepsen_log(text: str) -> list[tuple[int, Op]]:
+    """Ops from the jepsen.util lines of a Jepsen log, with the line each is on.
+
+    Raises:
+        HistoryError: an op line is malformed, or the text has no op line (names the line).
+    """
+    ops: list[tuple[int, Op]] = []
     invoked: dict[Any, Any] = {}  # process -> value of its open invoke
     seen_text = False
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -56,11 +66,14 @@ def parse_jepsen_log(text: str) -> list[Op]:
         value: Any = None
         if m["value"]:
             try:
-                forms = parse_edn(m["value"])
+                forms = parse_edn(m["value"], MAX_DEPTH)
             except HistoryError as exc:
-                raise HistoryError(f"line {lineno}: bad value {m['value']!r} ({exc})") from None
+                why = str(exc).partition(": ")[2]  # drop parse_edn's own "line 1: "
+                raise HistoryError(
+                    f"line {lineno}: bad value {shown(m['value'])} ({why})"
+                ) from None
             if len(forms) != 1:
-                raise HistoryError(f"line {lineno}: expected one value (got {m['value']!r})")
+                raise HistoryError(f"line {lineno}: expected one value (got {shown(m['value'])})")
             value = forms[0]
         error = None
         if raw_type == INVOKE:
@@ -70,7 +83,7 @@ def parse_jepsen_log(text: str) -> list[Op]:
             if raw_type in ("fail", "info") and isinstance(value, Keyword):
                 # `:info :write :timed-out`: the keyword is the error, not the value.
                 error, value = str(value), opened_value
-        ops.append(Op(process, raw_type, f, None, value, float(lineno), error))
+        ops.append((lineno, Op(process, raw_type, f, None, value, float(lineno), error)))
     if seen_text and not ops:
         raise HistoryError(
             "line 1: no Jepsen op lines (expected 'INFO jepsen.util - PROCESS :TYPE :F VALUE')"

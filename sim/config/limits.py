@@ -61,6 +61,16 @@ BUILTIN_TIMERS: dict[str, tuple[str, ...]] = {
 back to for a settings table that does not list its own `TIMERS`."""
 
 
+REPR_CHARS = 80
+"""The longest a value is shown in an error: one readable line, whatever was given."""
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, cut to REPR_CHARS characters."""
+    text = repr(value)
+    return text if len(text) <= REPR_CHARS else f"{text[: REPR_CHARS - 3]}..."
+
+
 def _show(value: float) -> str:
     """A limit as a user reads it: whole numbers with separators, others short."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
@@ -172,8 +182,11 @@ def check_requests(customers: int, kind: str, settings: Any) -> None:
     )
 
 
-def nesting(value: Any) -> int:
-    """How deeply lists and tables nest in `value` (a scalar: 0), without recursion."""
+def nesting(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deeply lists and tables nest in `value` (a scalar: 0), without recursion.
+
+    The walk stops one level past `limit`: anything deeper than `limit` is `limit + 1`.
+    """
     deepest = 0
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
@@ -186,7 +199,7 @@ def nesting(value: Any) -> int:
             continue
         depth += 1
         deepest = max(deepest, depth)
-        if depth > MAX_NESTING:
+        if depth > limit:
             return depth
         stack.extend((child, depth) for child in children)
     return deepest

@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
+from sim.config.limits import shown
 from sim.errors import ScenarioError
 
 
@@ -75,16 +76,6 @@ _TYPES = {
     "model_attributes_type": "must be a table",
     "dataclass_type": "must be a table",
 }
-
-
-REPR_CHARS = 80
-"""The longest a value is shown in an error: one readable line, whatever was given."""
-
-
-def shown(value: Any) -> str:
-    """`repr(value)`, cut to REPR_CHARS characters."""
-    text = repr(value)
-    return text if len(text) <= REPR_CHARS else f"{text[: REPR_CHARS - 3]}..."
 
 
 def _phrase(error: Mapping[str, Any]) -> str:
