@@ -1,9 +1,21 @@
-"""The executors a sweep runs on: a local spawn process pool, or a local or remote Dask cluster."""
+"""The executors a sweep runs on: a local spawn process pool, or a local or remote Dask cluster.
+
+A local pool's workers end when the sweep that started them dies, however it
+dies: killed with SIGKILL, a sweep cannot shut its pool down, and its workers
+(and, through them, multiprocessing's resource tracker) would run on as
+orphans. Each worker asks Linux to kill it when its parent goes
+(PR_SET_PDEATHSIG) and, everywhere, watches its parent's pid from a thread.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
@@ -14,6 +26,34 @@ from sim.sweep.cells import one_line
 
 BACKENDS = ("local", "dask")
 DASK_EXTRA = "pip install capsim[dask]"
+PR_SET_PDEATHSIG = 1
+"""prctl option: the signal this process gets when the thread that started it exits."""
+PARENT_POLL_S = 0.5
+"""How often a worker's watch thread checks that its parent is alive (where prctl is not)."""
+
+
+def watch_parent(parent: int) -> None:
+    """Pool worker initializer: end this worker as soon as `parent` (the sweep) is gone.
+
+    On Linux the kernel sends SIGKILL when the parent dies; elsewhere, and as
+    a second guard, a daemon thread exits the worker once its parent pid
+    changes (the orphan was re-parented).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no usable libc: the thread below still watches
+            pass
+    if os.getppid() != parent:  # the sweep died before the guard was set
+        os._exit(1)
+    threading.Thread(target=_poll_parent, args=(parent,), name="watch-parent", daemon=True).start()
+
+
+def _poll_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)  # no cleanup to do: the sweep that would read our results is gone
 
 
 def check_backend(backend: str, address: str | None, workers: int | None) -> None:
@@ -82,6 +122,8 @@ def executor(
         pool = ProcessPoolExecutor(
             max_workers=min(workers or _cores(), runs),
             mp_context=multiprocessing.get_context("spawn"),
+            initializer=watch_parent,
+            initargs=(os.getpid(),),
         )
         try:
             yield pool
