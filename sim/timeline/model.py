@@ -157,22 +157,14 @@ def _pair(ops: Sequence[Op]) -> tuple[list[Bar], int]:
         outcome = OPEN if comp is None else comp.type
         if outcome not in (OK, FAIL, INFO, OPEN):
             outcome = INFO  # an unknown completion type: the outcome is not known
-        bars.append(
-            Bar(
-                index=i,
-                process=inv.process,
-                f=str(inv.f),
-                key=inv.key,
-                level=level,
-                start=inv.time,
-                end=None if comp is None else max(comp.time, inv.time),
-                outcome=outcome,
-                value=inv.value,
-                output=None if comp is None else comp.value,
-                error=None if comp is None else comp.error,
-                siblings=_siblings(str(inv.f), comp),
-            )
-        )
+        f = str(inv.f)
+        if comp is None:
+            bars.append(Bar(i, inv.process, f, inv.key, level, inv.time, None, OPEN, inv.value,
+                            None, None, 0))  # fmt: skip
+            continue
+        end = comp.time if comp.time >= inv.time else inv.time
+        bars.append(Bar(i, inv.process, f, inv.key, level, inv.time, end, outcome, inv.value,
+                        comp.value, comp.error, _siblings(f, comp)))  # fmt: skip
     return bars, orphans
 
 

@@ -54,10 +54,24 @@ class _Strings:
         return i
 
 
-def value_text(value: Any) -> str:
-    """A value as compact JSON text, cut at VALUE_CHARS characters."""
+def value_text(value: Any, cache: dict[Any, str] | None = None) -> str:
+    """A value as compact JSON text, cut at VALUE_CHARS characters.
+
+    Args:
+        value: any JSON-like value.
+        cache: texts of scalar values already seen (values repeat: nil, tags, counts).
+    """
+    scalar = value is None or type(value) in (str, int, float, bool)
+    if scalar and cache is not None:
+        text = cache.get((type(value), value))
+        if text is not None:
+            return text
     text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
-    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+    if len(text) > VALUE_CHARS:
+        text = text[: VALUE_CHARS - 1] + "…"
+    if scalar and cache is not None:
+        cache[(type(value), value)] = text
+    return text
 
 
 def _time(t: float) -> float | int:
@@ -87,10 +101,14 @@ def to_payload(timeline: Timeline) -> dict[str, Any]:
         lane_keys.append(key_index[frozen])
         lane_processes.append(s(str(process)))
 
-    bars = sorted(
-        timeline.bars, key=lambda b: (lane_of[(freeze(b.key), b.process)], b.start, b.index)
+    lane_by_bar = [lane_of[(freeze(b.key), b.process)] for b in timeline.bars]
+    rows = sorted(
+        range(len(timeline.bars)),
+        key=lambda i: (lane_by_bar[i], timeline.bars[i].start, timeline.bars[i].index),
     )
+    bars = [timeline.bars[i] for i in rows]
     row_of = {bar.index: row for row, bar in enumerate(bars)}
+    texts: dict[Any, str] = {}
     ops: dict[str, list[Any]] = {
         name: []
         for name in (
@@ -107,15 +125,15 @@ def to_payload(timeline: Timeline) -> dict[str, Any]:
             "index",
         )
     }
-    for bar in bars:
-        ops["lane"].append(lane_of[(freeze(bar.key), bar.process)])
+    for i, bar in zip(rows, bars, strict=True):
+        ops["lane"].append(lane_by_bar[i])
         ops["start"].append(_time(bar.start))
         ops["end"].append(None if bar.end is None else _time(bar.end))
         ops["outcome"].append(OUTCOMES.index(bar.outcome))
         ops["level"].append(LEVELS.index(bar.level))
         ops["f"].append(s(bar.f))
-        ops["value"].append(s(value_text(bar.value)))
-        ops["output"].append(s(value_text(bar.output)))
+        ops["value"].append(s(value_text(bar.value, texts)))
+        ops["output"].append(s(value_text(bar.output, texts)))
         ops["error"].append(-1 if bar.error is None else s(str(bar.error)))
         ops["siblings"].append(bar.siblings)
         ops["index"].append(bar.index)

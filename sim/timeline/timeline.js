@@ -346,6 +346,7 @@
         if (O.siblings[i]) siblingsMark(x0 - 1, y + 1, w + 2, ROW_H - 3);
         continue;
       }
+      if (m === 1) w = Math.max(w, 3); // the prefix stays visible when zoomed out, like the red
       var colour = (shop ? FILL_SHOP : FILL)[oc];
       if (m !== 1 && lastC[track] === oc && x1 <= lastX[track] + 0.5 && !O.siblings[i]) continue;
       ctx.fillStyle = colour;
@@ -401,6 +402,7 @@
   }
   function pan(dt) { view.t0 += dt; view.t1 += dt; paint(); }
   function fit() { view.t0 = tMin; view.t1 = tMax; view.y = 0; paint(); }
+  function setView(t0, t1, y) { view.t0 = t0; view.t1 = t1; if (y !== undefined) view.y = y; paint(); }
   function scrollTo(row) { view.y = Math.max(0, row * ROW_H - ROW_H); }
 
   function rectOf(row) {
@@ -423,7 +425,9 @@
   function showViolation(vi) {
     var v = data.violations[vi || 0];
     if (!v) return false;
-    var rowsOf = v.stuck.concat(v.linearized.slice(-4));
+    // The window: the first ops that could not be placed and the end of the prefix before them.
+    var first = v.stuck.slice().sort(function (a, b) { return start[a] - start[b]; }).slice(0, 3);
+    var rowsOf = first.concat(v.linearized.slice(-4));
     if (!rowsOf.length) return false;
     if (v.stuck.some(function (row) { return rowOfLane[O.lane[row]] < 0; })) setFilter("", false);
     var lo = Infinity, hi = -Infinity;
@@ -432,7 +436,7 @@
     view.t0 = lo - pad; view.t1 = hi + pad;
     // The key's header at the top when the stuck ops' lanes fit below it, else those lanes.
     var header = v.key >= 0 ? rows.indexOf(-1 - v.key) : 0;
-    var lanesOf = v.stuck.map(function (row) { return rowOfLane[O.lane[row]]; });
+    var lanesOf = first.map(function (row) { return rowOfLane[O.lane[row]]; });
     var topRow = lanesOf.length ? Math.min.apply(null, lanesOf) : Math.max(header, 0), inView = Math.floor((H - AXIS_H) / ROW_H);
     view.y = (topRow - Math.max(header, 0) < inView - 3 ? Math.max(header, 0) : topRow - 3) * ROW_H;
     paint();
@@ -600,15 +604,30 @@
       h.style.cursor = "pointer";
       h.onclick = function () { showViolation(vi); };
       panel.appendChild(h);
-      var ol = document.createElement("ol");
-      v.stuck.slice(0, 50).forEach(function (row) {
-        var li = document.createElement("li");
-        li.textContent = procLabel(O.lane[row]) + " " + (description[row] || S[O.f[row]]) +
-          "  [" + O.start[row] + " .. " + (O.end[row] === null ? "?" : O.end[row]) + "]";
-        li.onclick = function () { focusOp(row); };
-        ol.appendChild(li);
-      });
-      panel.appendChild(ol);
+      // The first three in view, the rest (up to 500) behind a click: the canvas keeps the room.
+      var rowsByTime = v.stuck.slice().sort(function (a, b) { return start[a] - start[b]; });
+      function list(from, to) {
+        var ol = document.createElement("ol");
+        ol.start = from + 1;
+        rowsByTime.slice(from, to).forEach(function (row) {
+          var li = document.createElement("li");
+          li.textContent = procLabel(O.lane[row]) + " " + (description[row] || S[O.f[row]]) +
+            "  [" + O.start[row] + " .. " + (O.end[row] === null ? "?" : O.end[row]) + "]";
+          li.title = "show it";
+          li.onclick = function () { focusOp(row); };
+          ol.appendChild(li);
+        });
+        return ol;
+      }
+      panel.appendChild(list(0, 3));
+      if (rowsByTime.length > 3) {
+        var more = document.createElement("details");
+        var summary = document.createElement("summary");
+        summary.textContent = (rowsByTime.length - 3) + " more" + (rowsByTime.length > 503 ? " (the first 500 listed)" : "");
+        more.appendChild(summary);
+        more.appendChild(list(3, 503));
+        panel.appendChild(more);
+      }
     });
   }
 
@@ -617,7 +636,7 @@
     drawn: drawn, painted: painted, view: null, rows: 0, paints: 0,
     counts: data.counts, violations: data.violations.length,
     timing: { parse_ms: parseMs, layout_ms: 0, paint_ms: 0, first_paint_ms: 0 },
-    zoom: zoom, pan: pan, fit: fit, focusOp: focusOp, showViolation: showViolation,
+    zoom: zoom, pan: pan, fit: fit, setView: setView, focusOp: focusOp, showViolation: showViolation,
     setFilter: setFilter, setPacked: setPacked, rectOf: rectOf, opAt: opAt, paint: paint,
     validOps: valid,
   };
@@ -627,7 +646,8 @@
   layout();
   resize();
   paint();
-  api.timing.first_paint_ms = performance.now() - t0ms;
+  api.timing.first_paint_ms = performance.now() - t0ms; // from this script's start
+  api.timing.since_navigation_ms = performance.now(); // from the page's navigation start
   document.body.setAttribute("data-drawn-ops", String(api.drawn.ops));
   document.body.setAttribute("data-drawn-faults", String(api.drawn.faults));
   api.ready = true;
