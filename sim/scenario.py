@@ -135,7 +135,7 @@ class Scenario(Table):
             raise ScenarioError(
                 f"settle_ms: the run would end at {end:g} ms (the last of duration_ms and the "
                 f"faults' end_ms, plus settle_ms), past the longest simulated time a run holds "
-                f"({MAX_TIME_MS:g} ms, 11.6 days)"
+                f"({MAX_TIME_MS:,.0f} ms, 11.6 days)"
             )
         for i, fault in enumerate(self.faults):
             windows = fault.window_count(end)
@@ -208,10 +208,10 @@ def quiet_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """For a workload whose reads must not disturb the store (the probe), each mode's QUIET
     settings (no read repair, no anti-entropy) where the scenario does not give them."""
     workload, cluster = data.get("workload", {}), data.get("cluster", {})
-    if isinstance(workload, WorkloadConfig) or not isinstance(cluster, Mapping):
-        return data
+    if not isinstance(workload, Mapping) or not isinstance(cluster, Mapping):
+        return data  # a WorkloadConfig already has its defaults; a non-table is refused later
     kind = workload.get("kind", WorkloadConfig.model_fields["kind"].default)
-    if kind not in WORKLOADS or not WORKLOADS.get(kind, "workload.kind").quiet:
+    if not isinstance(kind, str) or kind not in WORKLOADS or not WORKLOADS.get(kind, "").quiet:
         return data
     cluster = dict(cluster)
     for name, spec in MODES.items():
@@ -278,5 +278,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
     except RecursionError:
         raise ScenarioError(f"{path}: not valid TOML (nested too deep to read)") from None
-    except ValueError as exc:  # an integer too long to convert (Python's digit limit)
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    except ValueError:  # an integer too long to convert (Python's digit limit)
+        raise ScenarioError(
+            f"{path}: not valid TOML (an integer of more than 4300 digits, too long to read)"
+        ) from None

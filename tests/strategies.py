@@ -538,3 +538,103 @@ def lineage_histories(
         tags = draw(st.lists(st.sampled_from(written), min_size=1, max_size=2, unique=True))
         events.append((100 + j, "read", "k", tags if len(tags) > 1 else tags[0], start, start + 1))
     return events, lineage
+
+
+# --------------------------------------------------------------------------- mutated scenarios
+# For tests/test_corpus.py: the shipped scenarios, each broken in one to three random ways,
+# to check that `sim run` either accepts a scenario or refuses it in one line.
+
+ODD_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            float("nan"),
+            float("inf"),
+            float("-inf"),
+            1e300,
+            -1e300,
+            1e-300,
+            2**63 - 1,
+            -(2**63),
+            -1,
+            0,
+            0.0,
+            True,
+            "",
+            "eventual",
+            [],
+            {},
+            [1, "a"],
+            [[0, 1], [2]],
+            {"dist": "exponential", "mean": 5.0},
+        ]
+    ),
+    st.integers(-(2**64), 2**64),
+    st.floats(),
+    st.booleans(),
+    st.text(alphabet="abcxyz-_ 019", max_size=6),
+)
+"""Values of every TOML type, and the numbers that break things: huge, tiny, NaN, negative."""
+
+MUTATIONS = ("delete", "replace", "unknown key", "nested table")
+
+
+def shipped_scenarios() -> list[dict[str, object]]:
+    """The TOML tables of scenarios/*.toml (the examples a user starts from)."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "scenarios"
+    return [tomllib.loads(path.read_text()) for path in sorted(root.glob("*.toml"))]
+
+
+def _places(raw: object, path: str = "") -> list[tuple[object, object, str]]:
+    """Every (container, key or index, dotted path) inside nested tables and lists."""
+    out: list[tuple[object, object, str]] = []
+    items = (
+        raw.items() if isinstance(raw, dict) else enumerate(raw) if isinstance(raw, list) else ()
+    )
+    for key, value in items:
+        where = f"{path}.{key}" if path else str(key)
+        out.append((raw, key, where))
+        out.extend(_places(value, where))
+    return out
+
+
+def _mutate(draw: st.DrawFn, raw: dict[str, object]) -> str:
+    """Break `raw` in place in one way; return what was done (for the failure message)."""
+    places = _places(raw)
+    container, key, where = draw(st.sampled_from(places))
+    tables = [raw] + [c for c, _, _ in places if isinstance(c, dict)]
+    kind = draw(st.sampled_from(MUTATIONS))
+    if kind == "delete" and isinstance(container, dict):
+        del container[key]
+        return f"deleted {where}"
+    if kind == "unknown key":
+        table = draw(st.sampled_from(tables))
+        name = draw(st.sampled_from(["colour", "nodez", "mode_", "x", "faults", "kind"]))
+        table[name] = draw(ODD_VALUES)
+        return f"set key {name!r} in a table to {table[name]!r}"
+    value = draw(ODD_VALUES)
+    if kind == "nested table":
+        value = {"a": {"b": value}}
+    container[key] = value  # type: ignore[index]
+    return f"{where} = {value!r}"
+
+
+@st.composite
+def mutated_scenarios(draw: st.DrawFn) -> tuple[dict[str, object], str]:
+    """A shipped scenario's TOML table with one to three random mutations, and what they were.
+
+    A mutation picks a place among the nested tables and lists and deletes
+    the key there, replaces its value with one of another type or with a huge,
+    tiny, NaN or negative number, adds an unknown key to some table, or puts a
+    nested table in the value's place.
+    """
+    import copy
+
+    raw = copy.deepcopy(draw(st.sampled_from(_SHIPPED)))
+    notes = [_mutate(draw, raw) for _ in range(draw(st.integers(1, 3)))]
+    return raw, "; ".join(notes)
+
+
+_SHIPPED = shipped_scenarios()
