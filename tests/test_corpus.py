@@ -159,6 +159,13 @@ def test_history_into_a_missing_directory_or_onto_one_is_refused_before_the_run(
     assert "--history" in onto and "is a directory" in onto
 
 
+def test_a_sweep_into_a_directory_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(["sweep", str(BASE), "--seeds", "1", "--out", str(tmp_path)], capsys)
+    assert "is a directory" in line
+
+
 def test_deep_nesting_is_refused_by_the_real_cli(tmp_path: Path) -> None:
     """TOML nested 100,000 deep and a --set value 30,000 deep (RecursionError before)."""
     deep = tmp_path / "deep.toml"

@@ -42,6 +42,8 @@ class ResultsFile:
         # Through JSON, so that it compares equal to what the file holds (lists, not tuples).
         raw = {k: v for k, v in base.to_dict().items() if k not in (SEED, "name")}
         self._base = json.loads(json.dumps(raw))
+        if path.is_dir():
+            raise CapsimError(f"{path}: is a directory (expected the results file's name)")
         if path.exists():
             if not resume:
                 raise CapsimError(
