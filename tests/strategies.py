@@ -601,7 +601,12 @@ def _places(raw: object, path: str = "") -> list[tuple[object, object, str]]:
 
 
 def _mutate(draw: st.DrawFn, raw: dict[str, object]) -> str:
-    """Break `raw` in place in one way; return what was done (for the failure message)."""
+    """Break `raw` in place in one way; return what was done (for the failure message).
+
+    Values are copied in: a later mutation may change them, and ODD_VALUES is shared.
+    """
+    import copy
+
     places = _places(raw)
     container, key, where = draw(st.sampled_from(places))
     tables = [raw] + [c for c, _, _ in places if isinstance(c, dict)]
@@ -612,9 +617,9 @@ def _mutate(draw: st.DrawFn, raw: dict[str, object]) -> str:
     if kind == "unknown key":
         table = draw(st.sampled_from(tables))
         name = draw(st.sampled_from(["colour", "nodez", "mode_", "x", "faults", "kind"]))
-        table[name] = draw(ODD_VALUES)
+        table[name] = copy.deepcopy(draw(ODD_VALUES))
         return f"set key {name!r} in a table to {table[name]!r}"
-    value = draw(ODD_VALUES)
+    value = copy.deepcopy(draw(ODD_VALUES))
     if kind == "nested table":
         value = {"a": {"b": value}}
     container[key] = value  # type: ignore[index]
