@@ -146,10 +146,10 @@ class Scenario(Table):
                     f"than a fault holds ({MAX_FAULT_WINDOWS:,})"
                 )
         mode, settings = self.cluster.mode, self.cluster.settings
-        for name in timers_of(mode, settings):
-            period = getattr(settings, name)
-            check_period(period, f"cluster.{mode}.{name}", off=zero_allowed(settings, name))
-            check_ticks(period, self.cluster.nodes, end, f"cluster.{mode}.{name}")
+        for name, every_node in timers_of(mode, settings).items():
+            period, path = getattr(settings, name), f"cluster.{mode}.{name}"
+            check_period(period, path, off=zero_allowed(settings, name))
+            check_ticks(period, self.cluster.nodes if every_node else 1, end, path)
 
     # ----------------------------------------------------------------- derived
 

@@ -178,6 +178,28 @@ def test_deep_nesting_is_refused_by_the_real_cli(tmp_path: Path) -> None:
     assert "not UTF-8" in refused_in_subprocess(["run", str(garbage)])
 
 
+def test_the_limits_leave_room_for_large_runs_and_stop_just_past_them() -> None:
+    """The benchmarks' largest runs load; each limit refuses one step past its value."""
+    from sim.config import limits
+    from sim.errors import ScenarioError
+    from sim.scenario import Scenario
+
+    for mode in ("strong", "weak", "eventual"):  # benchmarks/scale.py on 10 x its nodes
+        Scenario.from_dict({"cluster": {"nodes": limits.MAX_NODES, "mode": mode}})
+    Scenario.from_dict({"workload": {"kind": "browse", "customers": 196_079}})  # memory.py
+    Scenario.from_dict({"duration_ms": 6e5, "workload": {"customers": limits.MAX_CUSTOMERS}})
+    # 5 nodes x 90,000 ms of run: anti-entropy may tick every 0.045 ms, not faster
+    base = {"duration_ms": 60_000, "settle_ms": 30_000}
+    edge = 5 * 90_000 / limits.MAX_TIMER_EVENTS
+    Scenario.from_dict({**base, "cluster": {"eventual": {"anti_entropy_ms": edge}}})
+    with pytest.raises(ScenarioError, match=r"anti_entropy_ms: must be >= 0.045 ms"):
+        Scenario.from_dict({**base, "cluster": {"eventual": {"anti_entropy_ms": edge * 0.99}}})
+    with pytest.raises(ScenarioError, match=r"^cluster.nodes: must be <= 10,000"):
+        Scenario.from_dict({"cluster": {"nodes": limits.MAX_NODES + 1}})
+    with pytest.raises(ScenarioError, match=r"^settle_ms: the run would end at"):
+        Scenario.from_dict({"duration_ms": limits.MAX_TIME_MS, "settle_ms": 1})
+
+
 # --------------------------------------------------------------------------- histories
 
 

@@ -35,9 +35,10 @@ class ModeSettings(Table):
     QUIET: ClassVar[Mapping[str, Any]] = {}
     """Defaults for a workload whose reads must not change what they measure (the probe):
     the settings that repair on read or in the background, turned off unless given."""
-    TIMERS: ClassVar[tuple[str, ...]] = ()
-    """The settings that are the period (ms) of a loop every node runs all run long: the
-    scenario checks that the run can hold their ticks (sim/config/limits.py)."""
+    TIMERS: ClassVar[Mapping[str, bool]] = {}
+    """The settings that are the period (ms) of a loop that runs all run long, each with
+    whether every node runs it (else one leader per busy group): the scenario checks that
+    the run can hold their ticks (sim/config/limits.py)."""
 
     def check(self, cluster: ClusterConfig, path: str) -> None:
         """Validate against the cluster (e.g. R <= N); raise ScenarioError naming `path`."""

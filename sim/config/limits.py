@@ -16,9 +16,10 @@ The values, and why (figures measured on a 2-core machine):
 - MIN_PERIOD_MS = 0.001 (one simulated microsecond): the shortest period of a
   timer or a flapping fault; far below any network latency modelled here, and
   above the float step at MAX_TIME_MS, so that `t + period` always moves on.
-- MAX_TIMER_EVENTS = 10^7 per timer: a background loop (anti-entropy, Raft
-  heartbeats) fires about once per node per period for the whole run; at
-  about 12 us of CPU per tick, 10^7 ticks take two minutes.
+- MAX_TIMER_EVENTS = 10^7 per timer: a background loop fires once per period
+  for the whole run, on every node (anti-entropy, handoff, liveness) or on
+  one leader per busy group (Raft heartbeats; idle groups quiesce); at about
+  12 us of CPU per tick, 10^7 ticks take two minutes.
 - MAX_FAULT_WINDOWS = 10^5 per fault: a flapping partition's on-windows are
   listed up front and each records its start and end in the history (about
   1 KB and 40 us each).
@@ -53,12 +54,13 @@ MAX_PRODUCTS = 1_000_000
 MAX_REQUESTS = 5_000_000
 MAX_NESTING = 32
 
-BUILTIN_TIMERS: dict[str, tuple[str, ...]] = {
-    "eventual": ("anti_entropy_ms", "handoff_ms"),
-    "strong": ("heartbeat_ms", "liveness_ms"),
+BUILTIN_TIMERS: dict[str, dict[str, bool]] = {
+    "eventual": {"anti_entropy_ms": True, "handoff_ms": True},
+    "strong": {"heartbeat_ms": False, "liveness_ms": True},
 }
-"""The periodic settings of the built-in modes, by mode name: what `timers_of` falls
-back to for a settings table that does not list its own `TIMERS`."""
+"""The periodic settings of the built-in modes, by mode name, each with whether every node
+runs the loop (True) or one leader per busy group (False: Raft's heartbeats stop when a
+quiesced group is idle); what `timers_of` falls back to for a table without `TIMERS`."""
 
 
 REPR_CHARS = 80
@@ -119,20 +121,27 @@ def check_period(value: float, path: str, off: bool = False) -> None:
         )
 
 
-def check_ticks(period_ms: float, nodes: int, span_ms: float, path: str) -> None:
-    """A timer firing on each of `nodes` every `period_ms` for `span_ms` fits MAX_TIMER_EVENTS.
+def check_ticks(period_ms: float, loops: int, span_ms: float, path: str) -> None:
+    """A timer run by `loops` loops every `period_ms` for `span_ms` fits MAX_TIMER_EVENTS.
+
+    Args:
+        period_ms: the timer's period (0: off).
+        loops: how many run it: the nodes, or 1 for a timer of one group's leader.
+        span_ms: how long it runs (the whole run).
+        path: the setting's dotted path.
 
     Raises:
         ScenarioError: naming the shortest period this run allows and why.
     """
     if period_ms <= 0:
         return
-    ticks = nodes * span_ms / period_ms
+    ticks = loops * span_ms / period_ms
     if ticks > MAX_TIMER_EVENTS:
-        shortest = nodes * span_ms / MAX_TIMER_EVENTS
+        shortest = loops * span_ms / MAX_TIMER_EVENTS
+        who = f"{loops:,} nodes x " if loops > 1 else "one leader: "
         raise ScenarioError(
             f"{path}: must be >= {shortest:.3g} ms for this run (got {_got(period_ms)}): "
-            f"{nodes:,} nodes x {span_ms:g} ms / {_show(period_ms)} ms makes {ticks:.3g} "
+            f"{who}{span_ms:g} ms / {_show(period_ms)} ms makes {ticks:.3g} "
             f"timer events, more than a run holds ({MAX_TIMER_EVENTS:,} per timer)"
         )
 
@@ -143,13 +152,15 @@ def zero_allowed(table: Any, name: str) -> bool:
     return not any(getattr(m, "gt", None) is not None for m in field.metadata)
 
 
-def timers_of(mode: str, settings: Any) -> tuple[str, ...]:
-    """The settings of a mode that are the period of a loop each node runs all run long.
+def timers_of(mode: str, settings: Any) -> dict[str, bool]:
+    """The settings of a mode that are the period of a loop that runs all run long.
 
-    A mode lists them in its settings table's `TIMERS`; the built-in modes'
-    lists are kept in BUILTIN_TIMERS.
+    Returns:
+        {setting: whether every node runs it (else one leader per busy group)}.
+        A mode lists them in its settings table's `TIMERS`; the built-in
+        modes' are kept in BUILTIN_TIMERS.
     """
-    return tuple(getattr(type(settings), "TIMERS", ())) or BUILTIN_TIMERS.get(mode, ())
+    return dict(getattr(type(settings), "TIMERS", {})) or BUILTIN_TIMERS.get(mode, {})
 
 
 def requests_estimate(customers: int, settings: Any) -> int:
