@@ -64,7 +64,9 @@ def test_a_failing_example_shrinks_saves_its_case_and_replays_it_byte_for_byte(
     assert case["kind"] == "machine" and "planted claim" in case["failure"]
     assert "test_planted.py" in case["property"]
     steps = case["steps"]
-    assert 2 <= len(steps) <= 8, steps  # shrunk: a race for one unit, then the settle
+    # Shrunk: the smallest is a race of two orders for one unit and the settle; the shrinker
+    # may stop above it (the steps' timing feeds the run's random streams), never far.
+    assert 3 <= len(steps) <= 12, steps
     assert steps[-1]["do"] == "settle"
     for hash_seed in ("0", "99"):
         out = tmp_path / f"replayed-{hash_seed}.jsonl"
