@@ -196,19 +196,23 @@ class Stepper:
     # ----------------------------------------------------------------- steps
 
     def apply(self, step: Mapping[str, Any]) -> None:
-        """Run one step now and record it (StepError if malformed or impossible)."""
+        """Run one step now and record it.
+
+        A step that is malformed or impossible now raises StepError and is not
+        recorded; once valid it is recorded before it runs, so that a step during
+        which the simulator fails is in `steps` (and in a case saved then).
+        """
         step = dict(step)
         check_step(step, self.scenario)
         do = step["do"]
+        if do == "stop" and step["fault"] not in self.active():
+            raise StepError(f"stop: fault {step['fault']} is not active (active: {self.active()})")
+        self.steps.append(step)
         if do in CLIENT_OPS:
             self._client_op(step)
         elif do == "start":
             self._start(fault_of(step["fault"], self.scenario, "fault"))
         elif do == "stop":
-            if step["fault"] not in self.active():
-                raise StepError(
-                    f"stop: fault {step['fault']} is not active (active: {self.active()})"
-                )
             self._stop(step["fault"])
         elif do == "heal":
             self._heal()
@@ -220,7 +224,6 @@ class Stepper:
                 self.world.env, self.mode, self.now, self.now + step["ms"]
             )
             self._advance(step["ms"])
-        self.steps.append(step)
 
     def _advance(self, ms: float) -> None:
         env = self.world.env

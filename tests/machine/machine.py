@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -146,6 +148,7 @@ class ShopMachine(RuleBasedStateMachine):
         self.failed = False
         self.wiped: set[int] = set()
         self.done = 0  # history ops the incremental checks have read
+        self.checked = 0  # steps when the history was last checked for linearizability
         self.open: dict[tuple[Any, str], float] = {}
         self.acked_units: Counter[str] = Counter()
 
@@ -170,16 +173,33 @@ class ShopMachine(RuleBasedStateMachine):
 
     def step(self, step: dict[str, Any]) -> None:
         note(f"step {len(self.run.steps)}: {step}")
-        self.run.apply(step)
+        with self.saved_on_error():
+            self.run.apply(step)
+
+    def save(self, failure: str) -> Path:
+        """Write the example's case (its steps so far) and remember its history."""
+        test = os.environ.get("PYTEST_CURRENT_TEST", type(self).__name__).split(" ")[0]
+        path = save_machine_case(self.scenario, self.run.steps, property=test, failure=failure)
+        type(self).saved = (path, self.run.history.to_jsonl())
+        return path
+
+    @contextmanager
+    def saved_on_error(self) -> Iterator[None]:
+        """A simulator error (an exception in a step or in the metrics) saves the case too."""
+        try:
+            yield
+        except Exception as exc:
+            self.failed = True
+            if current_build_context().is_final:
+                path = self.save(f"{type(exc).__name__}: {exc}")
+                exc.add_note(f"replay it: {replay_command(path)}")
+            raise
 
     def fail(self, message: str) -> None:
         """Fail the example; on the final (shrunk) replay, save it and name the replay command."""
         self.failed = True
         if current_build_context().is_final:
-            test = os.environ.get("PYTEST_CURRENT_TEST", type(self).__name__).split(" ")[0]
-            path = save_machine_case(self.scenario, self.run.steps, property=test, failure=message)
-            type(self).saved = (path, self.run.history.to_jsonl())
-            message += f"\nreplay it: {replay_command(path)}"
+            message += f"\nreplay it: {replay_command(self.save(message))}"
         raise AssertionError(message)
 
     def expect(self, condition: bool, message: str) -> None:
@@ -360,7 +380,8 @@ class ShopMachine(RuleBasedStateMachine):
         stock = self.scenario.workload.stock
         over = {p: u for p, u in self.acked_units.items() if u > stock}
         self.expect(not over, f"strong mode oversold (stock {stock}): {over}")
-        if len(self.run.steps) % CHECK_EVERY == 0:
+        if len(self.run.steps) >= self.checked + CHECK_EVERY:
+            self.checked = len(self.run.steps)
             self.linearizable()
 
     def linearizable(self) -> None:
@@ -383,7 +404,8 @@ class ShopMachine(RuleBasedStateMachine):
             return
         self.step({"do": "settle", "ms": SETTLE_MS})
         self.operations_complete_at_most_once()
-        m = self.run.metrics()
+        with self.saved_on_error():
+            m = self.run.metrics()
         note(
             "metrics: "
             + str({k: m[k] for k in ("orders_acknowledged", "oversell_units", "lost_orders")})

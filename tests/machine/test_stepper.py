@@ -124,10 +124,28 @@ def test_a_bad_step_is_named(step: Any, expected: str) -> None:
     assert expected in str(error.value)
 
 
-def test_stopping_a_fault_that_is_not_active_is_refused() -> None:
+def test_stopping_a_fault_that_is_not_active_is_refused_and_not_recorded() -> None:
     stepper = Stepper(SCENARIO)
     with pytest.raises(StepError, match="fault 0 is not active"):
         stepper.apply({"do": "stop", "fault": 0})
+    assert stepper.steps == []
+
+
+def test_a_step_during_which_the_simulator_fails_is_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A case saved then ends with the step that failed, so its replay fails there too."""
+    stepper = Stepper(SCENARIO)
+    stepper.apply({"do": "read", "node": 0, "key": "x"})
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(stepper.mode, "read", broken)
+    stepper.apply({"do": "read", "node": 1, "key": "x"})  # its request leaves over the hop...
+    with pytest.raises(RuntimeError, match="planted"):
+        stepper.apply({"do": "advance", "ms": 10})  # ...and reaches the mode meanwhile
+    assert stepper.steps[-1] == {"do": "advance", "ms": 10}
 
 
 @pytest.mark.parametrize(
