@@ -39,6 +39,27 @@ def groups_of(draw: st.DrawFn, nodes: int) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(n for n in range(nodes) if labels[n] == g) for g in range(k))
 
 
+CUTS = ("partition", "one-way", "isolate", "bridge", "flapping")
+"""The fault kinds that cut links (sim/faults/partition.py, links.py)."""
+EVERY_FAULT = (*CUTS, "crash", "clock-skew")
+"""Every fault kind a generated schedule can hold (sim/faults/)."""
+VOLATILE_CRASH = "crash (volatile)"
+"""A crash on a cluster without durable storage: a label of its own, as what is promised differs."""
+SKEWS_MS = (-2000, -300, -40, 40, 300, 2000)
+"""Clock skews: behind or ahead by less than, about, and more than a client's time-out."""
+FLAP_PERIODS_MS = (50.0, 150.0, 400.0)
+"""Flapping periods: shorter than, about, and near a client's time-out (500 ms)."""
+
+
+@st.composite
+def bridge_groups(draw: st.DrawFn, nodes: int) -> tuple[tuple[int, ...], ...]:
+    """Two non-empty groups that leave at least one node unlisted (the bridge); nodes >= 3."""
+    perm = draw(st.permutations(range(nodes)))
+    a = draw(st.integers(1, nodes - 2))
+    b = draw(st.integers(1, nodes - 1 - a))
+    return (tuple(perm[:a]), tuple(perm[a : a + b]))
+
+
 @st.composite
 def faults(
     draw: st.DrawFn,
@@ -46,12 +67,23 @@ def faults(
     horizon_ms: float,
     kinds: tuple[str, ...] = ("partition", "one-way", "isolate"),
     max_faults: int = 3,
+    featured: str | None = None,
 ) -> tuple[Fault, ...]:
-    """A schedule of 1..max_faults faults inside [0, horizon_ms], each healing."""
+    """A schedule of 1..max_faults faults inside [0, horizon_ms], each healing.
+
+    Any of EVERY_FAULT may be asked for (a bridge needs 3 nodes); a crash says
+    nothing of durability, which is the cluster's setting (`scenarios(volatile=...)`).
+    With `featured`, the first fault is of that kind and the others of `kinds`:
+    a property that must reach every kind gives each its own examples rather
+    than hope that Hypothesis spreads its draws evenly (it does not).
+    """
     out = []
-    for _ in range(draw(st.integers(1, max_faults))):
-        kind = draw(st.sampled_from(kinds))
-        start = draw(st.integers(0, int(horizon_ms * 0.7)))
+    for i in range(draw(st.integers(1, max_faults))):
+        kind = featured if featured is not None and i == 0 else draw(st.sampled_from(kinds))
+        # Half the faults start in the first 5 %: a small flash sale sells out early,
+        # and a fault that begins after the last sale tests little.
+        early = draw(st.booleans())
+        start = draw(st.integers(0, int(horizon_ms * (0.05 if early else 0.7))))
         length = draw(st.integers(100, int(horizon_ms * 0.6)))
         end = float(min(start + length, horizon_ms))
         if end <= start:
@@ -65,8 +97,20 @@ def faults(
             out.append(fault("one-way", **when, **{"from": perm[:cut], "to": perm[cut:]}))
         elif kind == "isolate":
             out.append(fault("isolate", **when, node=draw(st.integers(0, nodes - 1))))
+        elif kind == "bridge":
+            out.append(fault("bridge", **when, groups=draw(bridge_groups(nodes))))
+        elif kind == "flapping":
+            period = draw(st.sampled_from(FLAP_PERIODS_MS))
+            groups = draw(groups_of(nodes))
+            out.append(fault("flapping", **when, groups=groups, period_ms=period))
         elif kind == "crash":
             out.append(fault("crash", **when, node=draw(st.integers(0, nodes - 1))))
+        elif kind == "clock-skew":
+            node = draw(st.integers(0, nodes - 1))
+            skew = float(draw(st.sampled_from(SKEWS_MS)))
+            out.append(fault("clock-skew", **when, node=node, skew_ms=skew))
+        else:
+            raise ValueError(f"faults: unknown kind {kind!r} (allowed: {', '.join(EVERY_FAULT)})")
     return tuple(out)
 
 
@@ -80,13 +124,31 @@ def scenarios(
     loss: bool = False,
     resolver: str = "merge-orders",
     sloppy: bool | None = None,
+    volatile: bool = False,
+    max_stock: int = 16,
+    featured: str | None = None,
 ) -> Scenario:
-    """A small flash-sale scenario with a generated fault schedule and seed."""
+    """A small flash-sale scenario with a generated fault schedule and seed.
+
+    With `volatile`, `cluster.durable` is drawn too: a crash then loses the
+    node's data (only when the schedule has a crash; otherwise it stays durable,
+    so that the two labels mean what they say). `featured` (a kind, or
+    VOLATILE_CRASH) is the kind of the schedule's first fault; a featured crash
+    fixes the durability, a volatile one implies `volatile`.
+    """
     nodes = draw(st.integers(3, max_nodes))
     replication = draw(st.integers(1, min(3, nodes)))
     quorum = draw(st.integers(1, replication))
     duration = 3000.0
+    kind = "crash" if featured == VOLATILE_CRASH else featured
+    schedule = draw(faults(nodes, duration, fault_kinds, featured=kind))
+    if featured in ("crash", VOLATILE_CRASH):
+        durable = featured == "crash"
+    else:
+        crashes = any(f.kind == "crash" for f in schedule)
+        durable = not (volatile and crashes and draw(st.booleans()))
     cluster = ClusterConfig(
+        durable=durable,
         nodes=nodes,
         replication=replication,
         read_quorum=quorum,
@@ -108,7 +170,7 @@ def scenarios(
     workload = WorkloadConfig(
         kind="flash-sale",
         products=draw(st.integers(1, 2)),
-        stock=draw(st.integers(1, 8)),
+        stock=draw(st.integers(1, max_stock)),
         customers=draw(st.integers(5, max_customers)),
         arrival_mean_ms=draw(st.sampled_from((20.0, 60.0))),
         timeout_ms=500.0,
@@ -117,7 +179,7 @@ def scenarios(
         cluster=cluster,
         network=network,
         shop=shop,
-        faults=draw(faults(nodes, duration, fault_kinds)),
+        faults=schedule,
         workload=workload,
         seed=draw(st.integers(0, 2**31 - 1)),
         duration_ms=duration,
@@ -455,7 +517,11 @@ def quiet_spans(crashes: tuple[Fault, ...]) -> list[tuple[float, float]]:
 
 @st.composite
 def volatile_crash_scenarios(
-    draw: st.DrawFn, max_nodes: int = 5, max_customers: int = 40, max_crashes: int = 2
+    draw: st.DrawFn,
+    max_nodes: int = 5,
+    max_customers: int = 40,
+    max_crashes: int = 2,
+    featured: str | None = None,
 ) -> Scenario:
     """A flash sale in eventual mode whose nodes lose their data when they crash.
 
@@ -463,18 +529,26 @@ def volatile_crash_scenarios(
     2 and a strict quorum, so that an acknowledged write is on two nodes that
     keep it until they crash (with a sloppy quorum a stand-in's hint for a
     replica that also acked is dropped once handed off, leaving one copy);
-    crashes from `crash_windows`; the cuts `scenarios` drew (partition,
-    one-way, isolate), each kept or not, never active between crashes of
-    different nodes. At most one node is without its data at a time, so a lost
+    crashes from `crash_windows`; the other faults `scenarios` drew (every cut
+    kind and clock skew), each kept or not, never active between crashes of
+    different nodes (a `featured` one, of that kind, is kept unless it would
+    be). At most one node is without its data at a time, so a lost
     order is the store's doing, not the schedule's. Anti-entropy runs every 200
     or 1000 ms (the slower, the longer a restarted node serves a partial
-    state); the quiet time and the settle time grow with it. Orders reserve,
-    then record (`shop.orders = "none"`): what is tested is the store, and a
-    saga's background steps may still be writing when the run ends.
+    state); the quiet time and the settle time grow with it. Stock is drawn up
+    to the number of customers, so that some sales go on through the crashes.
+    Orders reserve, then record (`shop.orders = "none"`): what is tested is the
+    store, and a saga's background steps may still be writing when the run ends.
     """
     base = draw(
         scenarios(
-            modes=("eventual",), max_nodes=max_nodes, max_customers=max_customers, sloppy=False
+            modes=("eventual",),
+            max_nodes=max_nodes,
+            max_customers=max_customers,
+            fault_kinds=(*CUTS, "clock-skew"),
+            sloppy=False,
+            max_stock=max_customers,
+            featured=featured,
         )
     )
     nodes = base.cluster.nodes
@@ -485,8 +559,8 @@ def volatile_crash_scenarios(
     spans = quiet_spans(crashes)
     cuts = [
         f
-        for f in base.faults
-        if draw(st.booleans())
+        for i, f in enumerate(base.faults)
+        if ((i == 0 and featured is not None) or draw(st.booleans()))
         and not any(f.start_ms < end and start < f.end_ms for start, end in spans)
     ]
     faults = sorted([*cuts, *crashes], key=lambda f: f.start_ms)

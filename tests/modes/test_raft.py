@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -9,10 +10,11 @@ from typing import Any
 
 import pytest
 import simpy
-from hypothesis import event, given, note, settings
+from hypothesis import event
 from hypothesis import strategies as st
 
 from sim.engine.nemesis import Nemesis
+from sim.faults.base import Fault
 from sim.faults.links import isolate_cut
 from sim.faults.partition import partition_cut
 from sim.history import History
@@ -22,8 +24,16 @@ from sim.modes.strong.log import LOAD, WRITE, Command, Entry, RaftLog
 from sim.modes.strong.machine import StateMachine
 from sim.modes.strong.messages import Forward
 from sim.modes.strong.raft import RaftGroup, Role
+from tests import schedules
+from tests.integration.fault_kinds import (
+    VOLATILE_CRASH,
+    FaultCoverage,
+    each_kind,
+    labels,
+    per_kind,
+)
 from tests.modes.conftest import build_world, call, make_mode
-from tests.strategies import faults
+from tests.strategies import EVERY_FAULT, faults
 
 ELECTED_BY_MS = 400.0  # a fresh group has a leader well before this (5 ms links)
 LIVENESS_MS = 500.0  # StrongSettings.liveness_ms's default
@@ -303,27 +313,26 @@ def test_safety_under_random_faults() -> None:
     """Election Safety, Log Matching and durability of acknowledged writes (§5.2, §5.3, §5.4).
 
     Writes arrive every 10 ms from every node while a generated schedule of
-    partitions, one-way cuts, isolations and crashes runs; afterwards: at most
-    one leader was elected per term in each group, live members' committed
-    prefixes are identical, every acknowledged write is in the log at its
-    index, and once healed every member has applied the same state. A safety
-    law holds vacuously if no leader ever changed: the examples must include
-    re-elections.
+    faults of every kind runs; afterwards: at most one leader was elected per
+    term in each group, live members' committed prefixes are identical, every
+    acknowledged write is in the log at its index, and once healed every
+    member has applied the same state. Without durable logs (drawn when a node
+    crashes) Raft promises none of that, only that an acknowledged write it
+    lost is counted (`lost_committed`). A safety law holds vacuously if no
+    leader ever changed: the examples must include re-elections, and writes
+    acknowledged during each fault kind.
     """
     seen: Counter[str] = Counter()
+    kinds = labels(EVERY_FAULT, volatile=True)
+    covered = FaultCoverage(("strong",), kinds)
 
-    @settings(max_examples=100, deadline=None)  # cheap: about 10 ms an example
-    @given(
-        nodes=st.integers(3, 5),
-        replication=st.integers(1, 5),
-        seed=st.integers(0, 2**31 - 1),
-        data=st.data(),
-    )
-    def holds(nodes: int, replication: int, seed: int, data) -> None:
-        seen.update(safety_example(nodes, replication, seed, data))
+    def holds(case: RaftCase) -> None:
+        seen.update(safety_example(case, covered))
 
-    holds()
+    each_kind(kinds, per_kind(0.5), lambda kind: raft_cases(kind, 2000.0), holds)  # ~10 ms each
     assert seen["re-elections"] > 0, f"no example re-elected a leader ({dict(seen)})"
+    assert seen["acknowledged writes lost"] > 0, dict(seen)  # and counted
+    covered.assert_reached()
 
 
 def test_safety_under_random_faults_that_strike_quiesced_groups() -> None:
@@ -334,43 +343,73 @@ def test_safety_under_random_faults_that_strike_quiesced_groups() -> None:
     whose followers run no election timer and must notice through node
     liveness (or a request) that their leader is gone. The examples must
     include quiesced groups, leaders replaced after a liveness suspicion, and
-    re-elections.
+    re-elections, and writes acknowledged during each fault kind.
     """
     seen: Counter[str] = Counter()
+    kinds = labels(EVERY_FAULT, volatile=True)
+    covered = FaultCoverage(("strong",), kinds)
 
-    @settings(max_examples=100, deadline=None)
-    @given(
-        nodes=st.integers(3, 5),
-        replication=st.integers(2, 5),
-        seed=st.integers(0, 2**31 - 1),
-        data=st.data(),
-    )
-    def holds(nodes: int, replication: int, seed: int, data) -> None:
-        seen.update(safety_example(nodes, replication, seed, data, gap_ms=700.0, horizon=8000.0))
+    def holds(case: RaftCase) -> None:
+        seen.update(safety_example(case, covered, gap_ms=700.0))
 
-    holds()
+    each_kind(kinds, per_kind(0.5), lambda kind: raft_cases(kind, 8000.0, 2), holds)  # ~5 ms
     for case in ("re-elections", "quiesced", "liveness suspicions"):
         assert seen[case] > 0, f"no example reached {case!r} ({dict(seen)})"
+    covered.assert_reached()
 
 
-def safety_example(
-    nodes: int, replication: int, seed: int, data, gap_ms: float = 10.0, horizon: float = 2000.0
-) -> Counter[str]:
-    """One example of the safety property; which cases it reached (re-elections, quiescence)."""
-    replication = min(replication, nodes)
-    note(f"seed={seed} nodes={nodes} replication={replication}")
+@dataclasses.dataclass(frozen=True)
+class RaftCase:
+    """One example of the safety property: the cluster, the seed and the fault schedule."""
+
+    nodes: int
+    replication: int
+    seed: int
+    specs: tuple[Fault, ...]
+    durable: bool
+    horizon: float
+
+
+@st.composite
+def raft_cases(
+    draw: st.DrawFn, featured: str, horizon: float, min_replication: int = 1
+) -> RaftCase:
+    """3-5 nodes, any replication, a schedule whose first fault is of kind `featured`.
+
+    A crash on a cluster without durable logs is featured as VOLATILE_CRASH;
+    otherwise durability is drawn when the schedule crashes a node.
+    """
+    nodes = draw(st.integers(3, 5))
+    replication = min(draw(st.integers(min_replication, 5)), nodes)
+    seed = draw(st.integers(0, 2**31 - 1))
+    kind = "crash" if featured == VOLATILE_CRASH else featured
+    specs = draw(faults(nodes, horizon, EVERY_FAULT, featured=kind))
+    if featured in ("crash", VOLATILE_CRASH):
+        durable = featured == "crash"
+    else:
+        durable = not any(f.kind == "crash" for f in specs) or draw(st.booleans())
+    return RaftCase(nodes, replication, seed, specs, durable, horizon)
+
+
+def safety_example(case: RaftCase, covered: FaultCoverage, gap_ms: float = 10.0) -> Counter[str]:
+    """One example of the safety property; which cases it reached (re-elections, quiescence).
+
+    A bare World, not a scenario run: the failure is reproduced from the case
+    (in Hypothesis' report), not saved for replay.
+    """
+    schedules.ran()
+    nodes, replication, seed, specs, durable, horizon = dataclasses.astuple(case)
     world = build_world(nodes, latency_ms=3.0, seed=seed)
-    mode = strong(world, replication=replication)
+    mode = strong(world, replication=replication, durable=durable)
     keys = ["k0", "k1", "k2"]
     for key in keys:
         mode.load(key, f"{key}-init")
-    specs = data.draw(faults(nodes, horizon, ("partition", "one-way", "isolate", "crash")))
-    note(repr(specs))
     Nemesis(
         world.env, specs, nodes, world.links, world.clocks, History(), horizon,
         on_crash=mode.crash, on_restart=mode.restart,
     )  # fmt: skip
     acked: list[tuple[str, str, int]] = []
+    acked_at: list[float] = []
 
     def write(i: int) -> None:
         home, key, value = i % nodes, keys[i % len(keys)], f"w{i}"
@@ -380,6 +419,7 @@ def safety_example(
         def done(result: WriteResult) -> None:
             if result.status is Status.OK:
                 acked.append((key, value, result.version))
+                acked_at.append(world.env.now)
 
         mode.write(home, key, value, None, False, done)
 
@@ -387,9 +427,14 @@ def safety_example(
         world.env.call_later(gap_ms * i, write, i)
     world.env.run(until=horizon + 3000.0)
     assert acked, "nothing was acknowledged"
+    covered.add_times("strong", specs, durable, acked_at, horizon)
     reelected = sum(len(g.elected) for g in mode.raft.groups) > len(mode.raft.groups)
     event(f"re-elections: {'yes' if reelected else 'no'}")
     stats = mode.stats()
+    if not durable:
+        lost = sum(1 for key, value, index in acked if not kept(mode, key, value, index))
+        assert lost == 0 or stats["lost_committed"] > 0, f"{lost} writes lost, none counted"
+        return Counter({"re-elections": reelected, "acknowledged writes lost": lost > 0})
     for group in mode.raft.groups:
         terms = [term for term, _ in group.elected]
         assert len(terms) == len(set(terms)), group.elected
@@ -407,6 +452,17 @@ def safety_example(
             "liveness suspicions": stats["liveness_suspicions"] > 0,
         }
     )
+
+
+def kept(mode: StrongMode, key: str, value: str, index: int) -> bool:
+    """Whether an acknowledged write survived: some live member of its group holds it at its
+    index, and none holds another command there (a shorter log is only behind)."""
+    held = [
+        getattr(r.log[index].command, "value", None)
+        for r in mode.raft.group_for(key).live()
+        if index <= r.log.last_index
+    ]
+    return value in held and all(v == value for v in held)
 
 
 # ---------------------------------------------------------------------- the state machine
