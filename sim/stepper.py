@@ -145,10 +145,15 @@ class _Active:
     token: int | None
     generation: int = 0
 
+    @property
+    def period_ms(self) -> float | None:
+        """A flapping fault's half-cycle (None: the fault does not flap)."""
+        return getattr(self.fault, "period_ms", None)
+
     def window(self, end_ms: float) -> Fault:
         """The fault as one scheduled window, from its current start to `end_ms` (for metrics)."""
         update: dict[str, Any] = {"start_ms": self.started_ms, "end_ms": end_ms}
-        if hasattr(self.fault, "period_ms"):  # a flapping fault's on-window: one period long
+        if self.period_ms is not None:  # a flapping fault's on-window: one period long
             update["period_ms"] = max(end_ms - self.started_ms, 1e-9)
         return self.fault.model_copy(update=update)
 
@@ -271,9 +276,10 @@ class Stepper:
     def _start(self, fault: Fault) -> None:
         active = _Active(fault, self.now, self.nemesis.start_now(fault))
         self.faults.append(active)
-        period = getattr(fault, "period_ms", None)
-        if period is not None:
-            self.world.call_later(period, self._flap, len(self.faults) - 1, active.generation)
+        if active.period_ms is not None:
+            self.world.call_later(
+                active.period_ms, self._flap, len(self.faults) - 1, active.generation
+            )
 
     def _flap(self, fault_id: int, generation: int) -> None:
         """A flapping fault's toggle: off if on, on if off (ignored once stopped)."""
@@ -286,7 +292,8 @@ class Stepper:
         else:
             self._off(active)
         active.generation += 1
-        self.world.call_later(active.fault.period_ms, self._flap, fault_id, active.generation)  # type: ignore[attr-defined]
+        assert active.period_ms is not None
+        self.world.call_later(active.period_ms, self._flap, fault_id, active.generation)
 
     def _off(self, active: _Active) -> None:
         """End the fault's current on-window, noting it for the metrics."""
