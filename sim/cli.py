@@ -25,6 +25,8 @@ from typing import Any, NoReturn
 from sim.errors import CapsimError
 
 EXIT_OK, EXIT_NOT_LINEARIZABLE, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
+"""Ctrl-C; the reader of stdout went away (128 + SIGINT or SIGPIPE, as a shell reports them)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -179,6 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CapsimError as exc:
         print(f"capsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`... | head`): nothing more to say, and no traceback
+        # when Python flushes stdout at exit (the recipe of the signal module's docs).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        print("capsim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_BAD_INPUT
 
 

@@ -34,7 +34,15 @@ from sim.probe import ConvergenceProbe
 from sim.rng import Streams
 from sim.routing import Router
 from sim.scenario import Scenario
-from sim.shop.model import make_catalogue, make_users, product_key, user_key
+from sim.shop.model import (
+    OrderRow,
+    ProductRow,
+    UserRow,
+    make_catalogue,
+    make_users,
+    product_key,
+    user_key,
+)
 from sim.shop.orders import OrderPlacer, OrderSteps
 from sim.shop.resolvers import resolve
 from sim.shop.rows import Updater
@@ -337,9 +345,24 @@ def watch_convergence(world: World, scenario: Scenario, mode: Mode) -> Convergen
     return ConvergenceProbe(world.env, mode, start, scenario.end_ms)
 
 
+SHOP_ROWS = (ProductRow, UserRow, OrderRow)
+"""The values a shop resolver knows how to merge."""
+
+
 def final_state(mode: Mode, resolver: Resolver) -> dict[str, Any]:
-    """Each key's value at the end, resolved as a client would resolve it (None if absent)."""
-    return {key: resolve(mode.final(key).siblings, resolver) for key in mode.stored_keys()}
+    """Each key's value at the end, resolved as a client would resolve it (None if absent).
+
+    Siblings that are not shop rows (the probe's versions) stay the tuple the store
+    holds: no shop resolver knows them, and no order metric reads them.
+    """
+    out: dict[str, Any] = {}
+    for key in mode.stored_keys():
+        siblings = mode.final(key).siblings
+        if len(siblings) > 1 and not all(isinstance(s, SHOP_ROWS) for s in siblings):
+            out[key] = tuple(siblings)
+        else:
+            out[key] = resolve(siblings, resolver)
+    return out
 
 
 def linearizable(history: History, timeout_s: float | None) -> bool | None:

@@ -121,3 +121,21 @@ def test_strong_history_exported_as_edn_checks_linearizable(tmp_path: Path, caps
     assert "linearizable                     true" in capsys.readouterr().out
     assert edn.read_text().startswith("{:index 0, :process :loader")
     assert main(["check", str(edn), "--format", "edn"]) == 0
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    """`python -m sim run ... --json | head -0`: the pipe is closed before anything is
+    written; exit 141, and nothing but silence on stderr."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "run", "scenarios/flash_sale_partition.toml", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141, err
+    assert "Traceback" not in err
