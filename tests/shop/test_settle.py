@@ -76,7 +76,7 @@ def test_rows_settle_when_only_some_nodes_are_homes() -> None:
     from tests.integration.test_orders import SCENARIO, played, settled
 
     scenario = load_scenario(SCENARIO, ["cluster.mode=eventual", "workload.home_nodes=[0, 2]"])
-    metrics, _, rows = played(scenario)
+    metrics, _, rows, _ = played(scenario)
     assert metrics["orders_acknowledged"] > 0
     assert settled(rows) > 0
     assert run(scenario).metrics == played(scenario, settling=False)[0]
