@@ -15,6 +15,7 @@ Properties give each kind its own examples (`featured` in tests/strategies.py,
 from __future__ import annotations
 
 import bisect
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
@@ -69,6 +70,12 @@ def _search(
         note(f"featured fault kind: {kind}")
         body(example)
 
+    # One random stream per property and kind: `holds` has the same source in every
+    # property, and `ci` derandomizes by the test's digest (as Hypothesis' pytest
+    # plugin keys parametrized tests), so two properties over one strategy would
+    # otherwise draw the very same examples.
+    key = f"{os.environ.get('PYTEST_CURRENT_TEST', '').rsplit(' (', 1)[0]}::{kind}"
+    holds.hypothesis.inner_test._hypothesis_internal_add_digest = key.encode()  # type: ignore[attr-defined]
     holds()
 
 
