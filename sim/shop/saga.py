@@ -32,7 +32,7 @@ from sim.client import Proc, StoreClient
 from sim.engine.kernel import Engine
 from sim.engine.network import LinkState
 from sim.modes.base import Status
-from sim.shop.model import CANCELLED, lineage_of
+from sim.shop.model import CANCELLED, CONFIRMED, lineage_of
 from sim.shop.orders import Order, OrderSteps
 from sim.shop.rows import DONE, IMPOSSIBLE, Updater
 
@@ -45,7 +45,16 @@ MAX_PAUSE_MS = 1_000.0
 class _Saga:
     """One unfinished order: what is left to do."""
 
-    __slots__ = ("abort", "order", "patience_until", "recorded", "row_done", "unseen", "wrote")
+    __slots__ = (
+        "abort",
+        "order",
+        "patience_until",
+        "recorded",
+        "row_done",
+        "row_landed",
+        "unseen",
+        "wrote",
+    )
 
     def __init__(
         self, order: Order, abort: bool, recorded: bool, patience_until: float = 0.0
@@ -55,6 +64,7 @@ class _Saga:
         self.recorded = recorded  # a record write was attempted: cancel it on abort
         self.patience_until = patience_until  # a finish waits this long for an unseen hold
         self.row_done = False  # a read found the product row's part in place
+        self.row_landed = False  # this round's change of the product row landed
         self.unseen = False  # the row read lacked the hold to confirm: look again
         self.wrote = False  # this round wrote something: read it back next round
 
@@ -163,6 +173,7 @@ class Sagas:
         by_product: dict[str, list[_Saga]] = {}
         for saga in log.values():
             saga.wrote = False
+            saga.row_landed = saga.row_done
             if not saga.row_done:
                 by_product.setdefault(saga.order.product_key, []).append(saga)
         everything = True
@@ -175,10 +186,13 @@ class Sagas:
                 continue
             for saga in sagas:
                 saga.wrote = done.wrote
+                saga.row_landed = not saga.unseen
                 saga.row_done = not done.wrote and not saga.unseen
                 everything = everything and not saga.unseen
         for order_id, saga in sorted(log.items()):
-            if saga.abort and saga.recorded:
+            # The record is cancelled only once the release has landed: until then a
+            # late confirmation may still win the row, and the order is sold after all.
+            if saga.abort and saga.recorded and saga.row_landed:
                 step = self.steps.record(saga.order, CANCELLED)
                 deadline = self.env.now + self.timeout_ms  # costs one step, not the round
                 done = yield from self.updater.update(client, saga.order.record_key, step, deadline)
@@ -200,8 +214,12 @@ class Sagas:
             now = self.env.now
             for saga in sagas:
                 saga.unseen = False
+                mine = new.reservation(saga.order.order_id, saga.order.dot)
+                if saga.abort and mine is not None and mine.state == CONFIRMED:
+                    # Only the order's own confirmation confirms it: one whose outcome was
+                    # unknown landed after this finish turned to abort. The order is sold.
+                    saga.abort = False
                 if not saga.abort:
-                    mine = new.reservation(saga.order.order_id, saga.order.dot)
                     if mine is None and now < saga.patience_until:
                         saga.unseen = True  # a stale replica: the hold is elsewhere
                         continue

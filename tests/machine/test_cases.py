@@ -14,15 +14,20 @@ import pytest
 from sim.replay import load_case, replay
 
 CASES = Path(__file__).parent / "cases"
-KNOWN = {
+KNOWN: dict[str, str] = {}
+"""Cases whose bug is not fixed yet: file name -> diagnosis (none today)."""
+FIXED = {
     "strong-saga-release-loses-to-late-confirm.json": (
-        "strong, durable, saga: a confirm that timed out at the client is still in the "
-        "Raft log; the finish saga finds the hold lapsed, turns to abort, and cancels the "
-        "order record in a round whose release failed; the late confirm then commits, and "
-        "release() returns DONE on a confirmed reservation: confirmed units, cancelled "
-        "record (held_units 1, partial_orders 1)"
+        "strong, durable, saga: a confirm that timed out at the client was still in the "
+        "Raft log; the finish saga found the hold lapsed, turned to abort, and cancelled the "
+        "order record in a round whose release failed; the late confirm then committed, and "
+        "release() returned DONE on a confirmed reservation: confirmed units, cancelled "
+        "record (held_units 1, partial_orders 1). Fixed in sim/shop/saga.py: a record is "
+        "cancelled only in a round whose release landed, and an abort that finds its "
+        "reservation confirmed finishes the order instead."
     ),
 }
+"""What each pinned case found, once fixed (kept: the case guards the fix)."""
 
 
 @pytest.mark.parametrize(
