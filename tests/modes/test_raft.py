@@ -14,7 +14,7 @@ from hypothesis import event
 from hypothesis import strategies as st
 
 from sim.engine.nemesis import Nemesis
-from sim.faults.base import Fault
+from sim.faults.base import Fault, fault
 from sim.faults.links import isolate_cut
 from sim.faults.partition import partition_cut
 from sim.history import History
@@ -384,6 +384,14 @@ def raft_cases(
     seed = draw(st.integers(0, 2**31 - 1))
     kind = "crash" if featured == VOLATILE_CRASH else featured
     specs = draw(faults(nodes, horizon, EVERY_FAULT, featured=kind))
+    if featured == VOLATILE_CRASH:
+        # A second crash while the first node is down: a majority without its log,
+        # the case where Raft without durable logs loses acknowledged writes.
+        first = specs[0]
+        other = draw(st.sampled_from([n for n in range(nodes) if n != first.node]))
+        start = draw(st.floats(first.start_ms, first.end_ms - 1.0))
+        second = fault("crash", start_ms=start, end_ms=first.end_ms + 200.0, node=other)
+        specs = (first, second, *specs[1:])
     if featured in ("crash", VOLATILE_CRASH):
         durable = featured == "crash"
     else:
