@@ -1,8 +1,8 @@
 """The fault-schedule state machine, per mode: invariants as it goes and after heal and settle.
 
-Each example is one generated fault schedule. A mode runs 8 examples per
-`max_examples` of the profile, at most 5,000: `ci` (40) runs 320 of up to 50
-steps per mode, 960 in all (about 30 s of CPU); `nightly` (1,000) runs 5,000 of
+Each example is one generated fault schedule. A mode runs 6 examples per
+`max_examples` of the profile, at most 5,000: `ci` (40) runs 240 of up to 50
+steps per mode, 720 in all (about 25 s of CPU); `nightly` (1,000) runs 5,000 of
 up to 80 steps per mode, 15,000 in all. Coverage is asserted per test: some
 example confirmed orders while each fault kind was active.
 """
@@ -33,7 +33,7 @@ REACHED = {
     "weak": ("oversold", "lost orders"),  # counted, never raised
 }
 """Per mode, what some example must have reached for its conditional claims to mean anything."""
-EXAMPLES_PER_PROFILE_EXAMPLE = 8
+EXAMPLES_PER_PROFILE_EXAMPLE = 6
 MAX_EXAMPLES = 5_000
 
 
