@@ -8,6 +8,7 @@ the shop's product rows. Every strategy is bounded so that examples stay small.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from sim.distributions import (
 from sim.faults.base import Fault, fault
 from sim.history import Op
 from sim.scenario import ClusterConfig, NetworkConfig, Scenario, ShopConfig, WorkloadConfig
-from sim.shop.model import ProductRow, Reservation
+from sim.shop.model import CONFIRMED, HELD, ProductRow, Reservation
 from sim.vclock import VClock, Versioned, add_version, merge_siblings, merged_context
 
 
@@ -477,6 +478,62 @@ def sibling_rows(draw: st.DrawFn, base: ProductRow, max_rows: int = 4) -> list[P
             dataclasses.replace(base, tag=f"w{r}", written_ms=float(r), reservations=tuple(chosen))
         )
     return rows
+
+
+# --------------------------------------------------------------------------- settled rows
+
+ACTORS = ("0", "1")
+"""The shop fronts that write the row (a settling row waits for a claim from each)."""
+
+
+@dataclass(frozen=True)
+class RowHistory:
+    """What happens to one product row, as data: played with and without settling.
+
+    `events` are ("reserve", side, actor, state, then_settle) (a hold, or a sale
+    confirmed at once as the `none` and `2pc` protocols make them),
+    ("confirm", side, actor, k), ("release", side, actor, k) (the k-th order made
+    so far; a release of a hold the side does not show writes a tombstone, as the
+    saga does), ("settle", side, actor) (any other write by that front) and
+    ("merge", side, side) (both sides get the merge: a read that found siblings
+    writes it back). Time moves on by `gaps_ms`.
+    """
+
+    inventory: int
+    units: int
+    sides: int
+    events: tuple[tuple, ...]
+    gaps_ms: tuple[float, ...]
+
+
+@st.composite
+def row_histories(draw: st.DrawFn, releases: bool = True, max_events: int = 50) -> RowHistory:
+    """A product row's history on 1-3 sides of a partition, settled at random points."""
+    sides = draw(st.integers(1, 3))
+    side, actor = st.integers(0, sides - 1), st.sampled_from(ACTORS)
+    state = st.sampled_from((CONFIRMED, CONFIRMED, HELD))
+    reserve = st.tuples(
+        st.just("reserve"), side, actor, state, st.sampled_from((True, True, False))
+    )
+    settle = st.tuples(st.just("settle"), side, actor)
+    kinds = [
+        reserve,
+        reserve,
+        settle,
+        settle,
+        settle,
+        st.tuples(st.just("confirm"), side, actor, st.integers(0, 30)),
+        st.tuples(st.just("merge"), side, side),
+    ]
+    if releases:
+        kinds.append(st.tuples(st.just("release"), side, actor, st.integers(0, 30)))
+    events = draw(st.lists(st.one_of(kinds), min_size=10, max_size=max_events))
+    gaps = draw(
+        st.lists(st.sampled_from((0.5, 1.0, 3.0, 10.0)), min_size=len(events), max_size=len(events))
+    )
+    return RowHistory(
+        draw(st.integers(1, 12)), draw(st.integers(1, 2)), sides, tuple(events), tuple(gaps)
+    )
 
 
 # --------------------------------------------------------------------------- volatile crashes

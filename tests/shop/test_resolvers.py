@@ -1,7 +1,7 @@
 """Client-side resolvers: merge-orders is a lattice join that keeps every order; lww loses some.
 
 The laws hold over rows whose settled reservations left the list for the
-ledger too (sim/shop/ledger.py): `row_histories` plays a product row's
+ledger too (sim/shop/ledger.py): `row_histories` (tests/strategies.py) plays a product row's
 history on up to three sides of a partition, writers settling it at random
 points, and each property runs over those rows; and settling changes nothing
 the merge decides: the same history played without settling gives the same
@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hypothesis import event, given, note
-from hypothesis import strategies as st
 
 from sim.shop.model import CONFIRMED, HELD, RELEASED, Dot, ProductRow, Reservation
 from sim.shop.resolvers import lww, merge_orders
-from tests.strategies import sibling_rows
+from tests.strategies import ACTORS, RowHistory, row_histories, sibling_rows
 
 BASE = ProductRow(
     tag="init",
@@ -117,60 +116,6 @@ def test_lww_keeps_one_sibling_and_loses_the_others_orders() -> None:
 
 
 # --------------------------------------------------------------------------- settled rows
-# (a strategy over whole histories; it belongs beside sibling_rows in tests/strategies.py)
-
-ACTORS = ("0", "1")
-"""The shop fronts that write the row (a settling row waits for a claim from each)."""
-
-
-@dataclass(frozen=True)
-class RowHistory:
-    """What happens to one product row, as data: played with and without settling.
-
-    `events` are ("reserve", side, actor, state, then_settle) (a hold, or a sale
-    confirmed at once as the `none` and `2pc` protocols make them),
-    ("confirm", side, actor, k), ("release", side, actor, k) (the k-th order made
-    so far; a release of a hold the side does not show writes a tombstone, as the
-    saga does), ("settle", side, actor) (any other write by that front) and
-    ("merge", side, side) (both sides get the merge: a read that found siblings
-    writes it back). Time moves on by `gaps_ms`.
-    """
-
-    inventory: int
-    units: int
-    sides: int
-    events: tuple[tuple, ...]
-    gaps_ms: tuple[float, ...]
-
-
-@st.composite
-def row_histories(draw: st.DrawFn, releases: bool = True, max_events: int = 50) -> RowHistory:
-    """A product row's history on 1-3 sides of a partition, settled at random points."""
-    sides = draw(st.integers(1, 3))
-    side, actor = st.integers(0, sides - 1), st.sampled_from(ACTORS)
-    state = st.sampled_from((CONFIRMED, CONFIRMED, HELD))
-    reserve = st.tuples(
-        st.just("reserve"), side, actor, state, st.sampled_from((True, True, False))
-    )
-    settle = st.tuples(st.just("settle"), side, actor)
-    kinds = [
-        reserve,
-        reserve,
-        settle,
-        settle,
-        settle,
-        st.tuples(st.just("confirm"), side, actor, st.integers(0, 30)),
-        st.tuples(st.just("merge"), side, side),
-    ]
-    if releases:
-        kinds.append(st.tuples(st.just("release"), side, actor, st.integers(0, 30)))
-    events = draw(st.lists(st.one_of(kinds), min_size=10, max_size=max_events))
-    gaps = draw(
-        st.lists(st.sampled_from((0.5, 1.0, 3.0, 10.0)), min_size=len(events), max_size=len(events))
-    )
-    return RowHistory(
-        draw(st.integers(1, 12)), draw(st.integers(1, 2)), sides, tuple(events), tuple(gaps)
-    )
 
 
 @dataclass
