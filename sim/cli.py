@@ -211,9 +211,10 @@ def _run(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.set, seed=args.seed)
-    page = _page_path(args.timeline) if args.timeline else None  # refused before the run
+    # Output paths are refused before the run, not after it.
+    page = writable_path(args.timeline, "--timeline") if args.timeline else None
     if args.history:
-        _history_path(args.history)  # refused before the run too
+        writable_path(args.history, "--history")
     note = quiet_note(scenario)
     if note:
         print(f"capsim: {note}", file=sys.stderr)
@@ -253,15 +254,16 @@ def quiet_note(scenario: Any) -> str | None:
     return f"{workload.kind} workload runs with {given} (its defaults unless set: no repair)"
 
 
-def _history_path(path: str) -> Path:
-    """Where `--history` goes, refused at once (not after the run) if it cannot be written."""
+def writable_path(path: str, what: str) -> Path:
+    """Where an output file (`--history`, a timeline page) goes, refused at once (not after
+    the run) if it cannot be written; `what` names it in the one-line error."""
     out = Path(path)
     if out.is_dir():
-        raise CapsimError(f"--history {out}: is a directory (expected a file name)")
+        raise CapsimError(f"{what} {out}: is a directory (expected a file name)")
     if not out.parent.is_dir():
-        raise CapsimError(f"--history {out}: no such directory {str(out.parent)!r}")
+        raise CapsimError(f"{what} {out}: no such directory {str(out.parent)!r}")
     if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise CapsimError(f"--history {out}: not writable")
+        raise CapsimError(f"{what} {out}: not writable")
     return out
 
 
@@ -398,16 +400,6 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _page_path(path: str) -> Path:
-    """Where a timeline page goes, refused at once if it cannot be written there."""
-    page = Path(path)
-    if page.is_dir():
-        raise CapsimError(f"{page}: is a directory (expected the page's file name)")
-    if not page.parent.is_dir():
-        raise CapsimError(f"{page}: no such directory {str(page.parent)!r}")
-    return page
-
-
 def _write_timeline(ops: Any, page: Path, title: str, checked: Any) -> str:
     """Write the timeline of `ops` (with the checker's result `checked`, or None); say so."""
     from sim.timeline import build_timeline, write_timeline
@@ -438,7 +430,7 @@ def _timeline(args: argparse.Namespace) -> int:
         raise CapsimError(f"--max-memory: must be > 0 MB (got {args.max_memory:g})")
     source = Path(args.history)
     ops = load_history(source, args.format)
-    page = _page_path(args.output or str(source.with_suffix(".html")))
+    page = writable_path(args.output or str(source.with_suffix(".html")), "page")
     if page.exists() and page.samefile(source):
         raise CapsimError(f"{page}: is the history itself (name the page with -o)")
     checked = None
