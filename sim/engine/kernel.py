@@ -57,6 +57,16 @@ class Engine(simpy.Environment):
         call.args = args
         heappush(self._queue, (self._now + delay_ms, NORMAL, next(self._eid), call))
 
+    def call_at(self, time_ms: float, fn: Callable[..., None], *args: Any) -> None:
+        """Call `fn(*args)` at simulated time `time_ms` (not before now): for a timer that
+        resumes a periodic schedule at exactly the time the schedule would have reached."""
+        if time_ms < self._now:
+            raise InvariantError(f"call_at {time_ms} is before now ({self._now})")
+        call = _Call()
+        call.fn = fn
+        call.args = args
+        heappush(self._queue, (time_ms, NORMAL, next(self._eid), call))
+
     def bare_scheduler(self) -> Callable[[float, Any], None]:
         """`schedule(delay_ms, obj)`: put a bare object (see `Bare`) on the heap `delay_ms` on.
 

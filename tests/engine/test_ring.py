@@ -153,3 +153,12 @@ def test_a_thousand_nodes_work_and_are_fast() -> None:
     assert len(walked) == 1000 == len(set(walked))
     bigger = ring.with_node(1000).without_node(0)
     assert len(bigger) == 1000 and 0 not in bigger.nodes
+
+
+def test_a_nodes_points_are_the_positions_of_its_labels() -> None:
+    """The batched hashing places every virtual node where `position` says (placement,
+    hence every run, is what it was)."""
+    from sim.engine.ring import _points, position
+
+    for node in (0, 1, 7, 999):
+        assert _points(node, 64) == [position(f"{node}#{v}") for v in range(64)]

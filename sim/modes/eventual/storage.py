@@ -79,6 +79,7 @@ class NodeStorage:
         "hints",
         "incarnation",
         "node",
+        "on_change",
         "own",
     )
 
@@ -92,6 +93,8 @@ class NodeStorage:
         self.own: dict[str, Siblings] = {}
         self.counters: dict[str, int] = {}
         self.changed: dict[str, None] | None = None
+        self.on_change: Callable[[int], None] | None = None
+        """Called with the node when a key changes and none had since the last catch-up."""
 
     def track_changes(self) -> None:
         """Start recording changed keys for the Merkle trees; every key held counts as changed."""
@@ -114,8 +117,11 @@ class NodeStorage:
             return False
         self.data[key] = after
         self.dirty.add(key)
-        if self.changed is not None:
-            self.changed[key] = None
+        changed = self.changed
+        if changed is not None:
+            if not changed and self.on_change is not None:
+                self.on_change(self.node)
+            changed[key] = None
         return True
 
     def hint(self, key: str, owner: int, versions: Iterable[Versioned]) -> None:
