@@ -28,12 +28,18 @@ KINDS = (
     "crash (volatile)",
 )
 REACHED = {
-    "strong": ("lost orders",),  # volatile logs lose acknowledged orders: counted
-    "eventual": ("oversold",),  # sold on both sides: apologised for
-    "weak": ("oversold", "lost orders"),  # counted, never raised
+    "strong": (),  # volatile logs losing acknowledged orders: too rare here to count on; the
+    # run property tests/modes/test_strong_volatile.py asserts that >= 5 of its examples lose
+    # orders, each counted
+    "eventual": (),  # oversold and apologised: rare here (a race across a cut at the last
+    # units); tests/integration/test_properties.py asserts its examples reach it
+    "weak": ("oversold", "lost orders"),  # counted, never raised: common
 }
 """Per mode, what some example must have reached for its conditional claims to mean anything."""
 EXAMPLES_PER_PROFILE_EXAMPLE = 6
+MIN_EXAMPLES = 240
+"""Fewest examples per mode in any profile: below it some fault kind often serves no order
+(the dev profile's 120 missed one kind in four runs out of five)."""
 MAX_EXAMPLES = 5_000
 
 
@@ -41,7 +47,7 @@ def machine_settings() -> settings:
     """The machine's share of the profile: examples and steps scale with its max_examples."""
     base = settings().max_examples
     return settings(
-        max_examples=min(EXAMPLES_PER_PROFILE_EXAMPLE * base, MAX_EXAMPLES),
+        max_examples=max(MIN_EXAMPLES, min(EXAMPLES_PER_PROFILE_EXAMPLE * base, MAX_EXAMPLES)),
         stateful_step_count=50 if base < 1000 else 80,
         deadline=None,
     )
