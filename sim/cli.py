@@ -286,21 +286,29 @@ def write_history(history: Any, path: Path) -> None:
         raise CapsimError(f"--history {path}: cannot write ({exc.strerror or exc})") from None
 
 
-def _check(args: argparse.Namespace) -> int:
-    from sim.check import KV, REGISTER, Verdict, check, load_history
+def _checked(ops: Any, args: argparse.Namespace) -> Any:
+    """The checker's result on `ops` with the command's --model, --timeout, --max-memory
+    and --all-keys (shared by `check` and `timeline`); bad budgets are refused."""
+    from sim.check import KV, REGISTER, check
 
     if args.timeout is not None and args.timeout < 0:
         raise CapsimError(f"--timeout: must be >= 0 (got {args.timeout})")
     if args.max_memory <= 0:
         raise CapsimError(f"--max-memory: must be > 0 MB (got {args.max_memory:g})")
-    ops = load_history(args.history, args.format, require_invokes=True)
-    result = check(
+    return check(
         ops,
         KV if args.model == "kv" else REGISTER,
         timeout_s=args.timeout,
         max_memory_mb=args.max_memory,
         all_keys=args.all_keys,
     )
+
+
+def _check(args: argparse.Namespace) -> int:
+    from sim.check import Verdict, load_history
+
+    ops = load_history(args.history, args.format, require_invokes=True)
+    result = _checked(ops, args)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -422,9 +430,9 @@ def _run_timeline(ops: Any, page: Path, title: str) -> str:
 
 def _timeline(args: argparse.Namespace) -> int:
     """`capsim timeline`: a history, checked unless --no-check, as one self-contained HTML page."""
-    from sim.check import KV, REGISTER, check, load_history
+    from sim.check import load_history
 
-    if args.timeout is not None and args.timeout < 0:
+    if args.timeout is not None and args.timeout < 0:  # refused before the history is read
         raise CapsimError(f"--timeout: must be >= 0 (got {args.timeout})")
     if args.max_memory <= 0:
         raise CapsimError(f"--max-memory: must be > 0 MB (got {args.max_memory:g})")
@@ -433,15 +441,7 @@ def _timeline(args: argparse.Namespace) -> int:
     page = writable_path(args.output or str(source.with_suffix(".html")), "page")
     if page.exists() and page.samefile(source):
         raise CapsimError(f"{page}: is the history itself (name the page with -o)")
-    checked = None
-    if not args.no_check:
-        checked = check(
-            ops,
-            KV if args.model == "kv" else REGISTER,
-            timeout_s=args.timeout,
-            max_memory_mb=args.max_memory,
-            all_keys=args.all_keys,
-        )
+    checked = None if args.no_check else _checked(ops, args)
     print(_write_timeline(ops, page, source.name, checked))
     return EXIT_OK
 
