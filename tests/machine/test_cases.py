@@ -14,17 +14,8 @@ import pytest
 from sim.replay import load_case, replay
 
 CASES = Path(__file__).parent / "cases"
-KNOWN: dict[str, str] = {
-    "strong-volatile-row-holds-more-than-its-front-made.json": (
-        "strong, durable = false (Raft without durable logs, 34 steps: a cut, races, two "
-        "crashes of a product's replicas): the run stops on an InvariantError in "
-        "ProductRow.settle, 'o1.0-19: 4 made 1 reservations, the row has more': the product "
-        "row lists more reservations of front 4 than the front numbered (a number it "
-        "reused after a refused write, or a write the unsafe log resurrected). Not "
-        "diagnosed yet; durable runs never showed it."
-    ),
-}
-"""Cases whose bug is not fixed yet: file name -> diagnosis."""
+KNOWN: dict[str, str] = {}
+"""Cases whose bug is not fixed yet: file name -> diagnosis (none today)."""
 FIXED = {
     "strong-saga-release-loses-to-late-confirm.json": (
         "strong, durable, saga: a confirm that timed out at the client was still in the "
@@ -37,6 +28,14 @@ FIXED = {
     ),
 }
 """What each pinned case found, once fixed (kept: the case guards the fix)."""
+FIXED["strong-volatile-row-holds-more-than-its-front-made.json"] = (
+    "strong, durable = false: the run stopped on an InvariantError in ProductRow.settle "
+    "('o1.0-19: 4 made 1 reservations, the row has more'). Order o4.0's reservation "
+    "(front 4's number 1) was refused for certain, so the number went back to the front, "
+    "and o1.0 got it; but the write was in a log that Raft without durable storage later "
+    "brought back (a leader that had it won after the majority that refused lost its logs). "
+    "Fixed in sim/shop/model.py: such a row is left as it is, no claim, nothing settled."
+)
 
 
 @pytest.mark.parametrize(

@@ -80,3 +80,11 @@ def test_rows_settle_when_only_some_nodes_are_homes() -> None:
     assert metrics["orders_acknowledged"] > 0
     assert settled(rows) > 0
     assert run(scenario).metrics == played(scenario, settling=False)[0]
+
+
+def test_a_row_with_more_of_a_fronts_reservations_than_it_made_is_left_alone() -> None:
+    """Raft without durable logs can bring back a write its client was told was refused,
+    and the front gave its number again: the row is left as it is, no claim, nothing
+    settled (it stopped the run with an InvariantError: tests/machine/cases)."""
+    r = row(sale(1), sale(1))  # two reservations numbered ("0", 1): the front made one
+    assert r.settle("0", 1, ACTORS, 100.0) is r
