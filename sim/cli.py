@@ -36,6 +36,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
 
 
+def checker_options(parser: argparse.ArgumentParser) -> None:
+    """The linearizability checker's options, shared by `check` and `timeline`."""
+    parser.add_argument("--model", choices=("register", "kv"), default="register")
+    parser.add_argument("--format", choices=("auto", "jsonl", "edn", "jepsen-log"), default="auto")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="give up after S seconds (verdict unknown, exit 3)",
+    )
+    parser.add_argument(
+        "--max-memory",
+        type=float,
+        metavar="MB",
+        default=1024.0,
+        help="the search's memory budget (its memo tables), default 1024; "
+        "past it the verdict is unknown, exit 3",
+    )
+    parser.add_argument(
+        "--all-keys",
+        action="store_true",
+        help="check every key, not only up to the first bad one",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="capsim", description="What consistency costs in a replicated store.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -83,48 +108,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not check for linearizability (no violation is shown)",
     )
-    timeline.add_argument("--model", choices=("register", "kv"), default="register")
-    timeline.add_argument(
-        "--format", choices=("auto", "jsonl", "edn", "jepsen-log"), default="auto"
-    )
-    timeline.add_argument(
-        "--timeout", type=float, metavar="S", help="give the check up after S seconds (unknown)"
-    )
-    timeline.add_argument(
-        "--max-memory",
-        type=float,
-        metavar="MB",
-        default=1024.0,
-        help="the check's memory budget, default 1024 (past it: unknown)",
-    )
-    timeline.add_argument(
-        "--all-keys", action="store_true", help="check every key and show each bad one"
-    )
+    checker_options(timeline)
 
     check = sub.add_parser("check", help="check a history for linearizability")
     check.add_argument("history", help="a history file (JSON lines, Jepsen EDN or Jepsen log)")
-    check.add_argument("--model", choices=("register", "kv"), default="register")
-    check.add_argument("--format", choices=("auto", "jsonl", "edn", "jepsen-log"), default="auto")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    check.add_argument(
-        "--timeout",
-        type=float,
-        metavar="S",
-        help="give up after S seconds (verdict unknown, exit 3)",
-    )
-    check.add_argument(
-        "--max-memory",
-        type=float,
-        metavar="MB",
-        default=1024.0,
-        help="the search's memory budget (its memo tables), default 1024; "
-        "past it the verdict is unknown, exit 3",
-    )
-    check.add_argument(
-        "--all-keys",
-        action="store_true",
-        help="check every key, not only up to the first bad one",
-    )
+    checker_options(check)
 
     replay = sub.add_parser("replay", help="re-run a saved failing case (.capsim-failures/)")
     replay.add_argument("case", help="a case file written by a failing property")
@@ -286,15 +275,19 @@ def write_history(history: Any, path: Path) -> None:
         raise CapsimError(f"--history {path}: cannot write ({exc.strerror or exc})") from None
 
 
-def _checked(ops: Any, args: argparse.Namespace) -> Any:
-    """The checker's result on `ops` with the command's --model, --timeout, --max-memory
-    and --all-keys (shared by `check` and `timeline`); bad budgets are refused."""
-    from sim.check import KV, REGISTER, check
-
+def check_budgets(args: argparse.Namespace) -> None:
+    """Refuse a negative --timeout or a --max-memory that is not positive, in one line."""
     if args.timeout is not None and args.timeout < 0:
         raise CapsimError(f"--timeout: must be >= 0 (got {args.timeout})")
     if args.max_memory <= 0:
         raise CapsimError(f"--max-memory: must be > 0 MB (got {args.max_memory:g})")
+
+
+def _checked(ops: Any, args: argparse.Namespace) -> Any:
+    """The checker's result on `ops` with the command's --model, --timeout, --max-memory
+    and --all-keys (shared by `check` and `timeline`, which call `check_budgets` first)."""
+    from sim.check import KV, REGISTER, check
+
     return check(
         ops,
         KV if args.model == "kv" else REGISTER,
@@ -307,6 +300,7 @@ def _checked(ops: Any, args: argparse.Namespace) -> Any:
 def _check(args: argparse.Namespace) -> int:
     from sim.check import Verdict, load_history
 
+    check_budgets(args)  # refused before the history is read
     ops = load_history(args.history, args.format, require_invokes=True)
     result = _checked(ops, args)
     if args.json:
@@ -432,10 +426,7 @@ def _timeline(args: argparse.Namespace) -> int:
     """`capsim timeline`: a history, checked unless --no-check, as one self-contained HTML page."""
     from sim.check import load_history
 
-    if args.timeout is not None and args.timeout < 0:  # refused before the history is read
-        raise CapsimError(f"--timeout: must be >= 0 (got {args.timeout})")
-    if args.max_memory <= 0:
-        raise CapsimError(f"--max-memory: must be > 0 MB (got {args.max_memory:g})")
+    check_budgets(args)  # refused before the history is read
     source = Path(args.history)
     ops = load_history(source, args.format)
     page = writable_path(args.output or str(source.with_suffix(".html")), "page")
