@@ -38,6 +38,13 @@ def written_tags(inv: Op) -> list[tuple[str, Any]]:
     return []
 
 
+def made_time(tag: Any, lineage: Lineage, invoked: Mapping[Any, float]) -> float:
+    """When the value tagged `tag` was made: its lineage's time, or (written blind) when
+    its write was invoked; 0 for a value of neither (the initial data)."""
+    made = lineage.get(tag)
+    return made[0] if made is not None else invoked.get(tag, 0.0)
+
+
 class Reflection:
     """Answers "does value v reflect write w?" for one key's values, memoised.
 
@@ -58,8 +65,7 @@ class Reflection:
         self._memo: dict[tuple[Any, Any], bool] = {}
 
     def _made(self, tag: Any) -> float:
-        made = self.lineage.get(tag)
-        return made[0] if made is not None else self.invoked.get(tag, 0.0)
+        return made_time(tag, self.lineage, self.invoked)
 
     def _parents(self, tag: Any, since: float) -> list[Any]:
         """What `tag`'s value was made from: its lineage, or (written blind) every write
@@ -199,7 +205,10 @@ def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
     for key, acks in writes.items():
         acks.sort(key=lambda a: a[0])
         reflections[key] = Reflection(lineage, invoked, acks)
-    made = Reflection(lineage, invoked, ())._made
+
+    def made(tag: Any) -> float:
+        return made_time(tag, lineage, invoked)
+
     latest = _last_reflected(lineage, writes, made)
     reads.sort(key=lambda r: r[0])
     live: dict[str, list[Any]] = defaultdict(list)  # per key: frontier writes still reflectable
