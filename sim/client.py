@@ -69,6 +69,9 @@ class _Pending(Pending):
     other is ignored. One object per request (the hot path).
     """
 
+    hop: Callable[[], float]
+    """The client-node latency draw, set when the request crosses a hop (see `back`)."""
+
     def __init__(self, env: Engine, deadline: float, timeout_result: Any) -> None:
         Pending.__init__(self, env)
         self.deadline = deadline
@@ -86,6 +89,18 @@ class _Pending(Pending):
         if self.open:
             self.open = False
             self.succeed(self.timeout_result)
+
+    def back(self, result: Any) -> None:
+        """The mode's answer at the node: it reaches the client one hop (`self.hop`) later."""
+        delay = self.hop()  # drawn even if the deadline passed: the stream stays the same
+        if self.open:
+            self.env.call_later(delay, self._land, result)
+
+    def _land(self, result: Any) -> None:
+        # The answer arrives: the client resumes now (one heap entry for hop and wake-up).
+        if self.open:
+            self.open = False
+            self.fire(result)
 
 
 class StoreClient:
@@ -187,7 +202,8 @@ class StoreClient:
         if hop is None:
             start(node, *args, pending.reply)
         else:
-            env.call_later(hop(), self._arrive, node, start, args, pending, hop)
+            pending.hop = hop
+            env.call_later(hop(), self._arrive, node, start, args, pending)
         if pending.open:
             self._current = pending
             if self._timer_at is None or self._timer_at > deadline:
@@ -268,19 +284,13 @@ class StoreClient:
         return result
 
     def _arrive(
-        self,
-        node: int,
-        start: Callable[..., None],
-        args: tuple,
-        pending: Any,
-        hop: Callable[[], float],
+        self, node: int, start: Callable[..., None], args: tuple, pending: _Pending
     ) -> None:
         """The request reached `node` over the client hop; its answer takes the hop back."""
         if node in self.links.down:
-            failed = pending.timeout_result.__class__(Status.FAIL, error=NODE_DOWN)
-            self.env.call_later(hop(), pending.reply, failed)
+            pending.back(pending.timeout_result.__class__(Status.FAIL, error=NODE_DOWN))
         else:
-            start(node, *args, lambda result: self.env.call_later(hop(), pending.reply, result))
+            start(node, *args, pending.back)
 
     def _lineage(self, value: Value) -> None:
         """Note what a value to be written was made from (values that say so: shop rows)."""

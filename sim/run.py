@@ -19,7 +19,7 @@ from sim.config.shop import Resolver, resolver_for
 from sim.distributions import Constant, Sampler
 from sim.engine.clocks import Clocks
 from sim.engine.kernel import Engine, ensure_internals
-from sim.engine.loop import run_until
+from sim.engine.loop import quiet_gc, run_until
 from sim.engine.nemesis import Nemesis
 from sim.engine.network import LinkState, Network
 from sim.engine.ring import Ring
@@ -133,24 +133,25 @@ def run(
     start_workload(shop, scenario)
     probe = watch_convergence(world, scenario, mode)
     run_until(world.env, scenario.end_ms, progress)
-    converged, convergence_ms = probe.result()
-    record = RunRecord(
-        history=history,
-        final=final_state(mode, resolver),
-        inventory=inventory,
-        layout=scenario.shop.layout,
-        network=world.network.stats(),
-        converged=converged,
-        convergence_ms=convergence_ms,
-        mode_stats=mode.stats(),
-        linearizable=linearizable(history, check_timeout_s) if check else None,
-        faults=scenario.faults,
-        nodes=world.nodes,
-        end_ms=scenario.end_ms,
-        home_of=shop.home_of,
-        shop_stats=shop.stats(),
-    )
-    return Result(scenario, scenario.seed, compute(record), history)
+    with quiet_gc():  # measuring walks the whole history: keep the collector off it
+        converged, convergence_ms = probe.result()
+        record = RunRecord(
+            history=history,
+            final=final_state(mode, resolver),
+            inventory=inventory,
+            layout=scenario.shop.layout,
+            network=world.network.stats(),
+            converged=converged,
+            convergence_ms=convergence_ms,
+            mode_stats=mode.stats(),
+            linearizable=linearizable(history, check_timeout_s) if check else None,
+            faults=scenario.faults,
+            nodes=world.nodes,
+            end_ms=scenario.end_ms,
+            home_of=shop.home_of,
+            shop_stats=shop.stats(),
+        )
+        return Result(scenario, scenario.seed, compute(record), history)
 
 
 def build_world(scenario: Scenario) -> World:

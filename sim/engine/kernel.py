@@ -37,6 +37,8 @@ INTERNALS: dict[str, str] = {
     "Environment.step": "pops an entry, swaps `event.callbacks` for None, calls each with the "
     "event, then reads `event._ok`: all a bare scheduled object needs",
     "Event.__init__(env)": "sets env and callbacks only, so `Pending` may call it directly",
+    "Event._ok/_value/callbacks": "what `Pending.fire` sets and runs as `step` would: a waiter "
+    "resumed from a heap callback without a second heap entry",
 }
 """Every SimPy internal the engine relies on, with what it relies on it for."""
 
@@ -112,6 +114,19 @@ class Pending(simpy.Event):
     def __init__(self, env: simpy.Environment) -> None:
         simpy.Event.__init__(self, env)  # not super(): cheaper, on the hot path
 
+    def fire(self, value: Any) -> None:
+        """Trigger with `value` and run the waiters now, as `Environment.step` would.
+
+        For a callback the loop runs (a heap entry's, never from inside a mode's
+        handler): the waiter resumes at this instant without a second heap entry
+        for the event itself (`succeed` would schedule one at the same time).
+        """
+        self._ok = True
+        self._value = value
+        callbacks, self.callbacks = self.callbacks, None
+        for callback in callbacks:
+            callback(self)
+
 
 @functools.cache
 def ensure_internals() -> None:
@@ -146,18 +161,27 @@ def check_internals() -> None:
             "more than Pending gives it"
         )
     engine = Engine()
-    seen: list[float] = []
+    seen: list[Any] = []
     engine.call_later(5.0, lambda: seen.append(engine.now))
     engine.bare_scheduler()(2.0, _probe_bare(seen, engine))
+    fired = Pending(engine)
+
+    def waiter() -> Any:
+        seen.append((yield fired))
+        seen.append(engine.now)
+
+    engine.process(waiter())
+    engine.call_later(7.0, fired.fire, "fired")
     try:
         engine.run(until=10.0)
     except Exception as exc:  # any failure here means the loop is not the one relied on
         seen.append(float("nan"))
-        seen.append(repr(exc))  # type: ignore[arg-type]
-    if seen != [2.0, 5.0]:
+        seen.append(repr(exc))
+    if seen != [2.0, 5.0, "fired", 7.0] or not fired.processed:
         raise InvariantError(
             f"simpy {simpy.__version__}: Environment.step does not run bare heap entries "
-            f"as capsim's engine expects (saw {seen}, expected [2.0, 5.0])"
+            f"(or a fired Pending's waiters) as capsim's engine expects (saw {seen}, "
+            "expected [2.0, 5.0, 'fired', 7.0])"
         )
 
 

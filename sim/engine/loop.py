@@ -8,6 +8,10 @@ the collector's generations); at the end it is unfrozen, so nothing leaks past
 the run. If the caller froze objects itself, its freeze is left alone and the
 run is not frozen.
 
+Measuring the run afterwards (sim/metrics) walks that history and makes as
+many short-lived objects again; `quiet_gc` gives it the same regime (a
+quarter of the metrics' time was the collector re-scanning the history).
+
 The youngest generation's threshold is also raised for the run, from 700 to
 YOUNG_THRESHOLD net allocations. A run's net allocations are its history's
 ops, which live on; but each young collection scans every young object,
@@ -20,13 +24,37 @@ doing the real work, young collections are now rare.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import simpy
 
 CHUNKS = 50
 YOUNG_THRESHOLD = 50_000
 """Net allocations between young collections during a run (Python's default: 700)."""
+
+
+@contextmanager
+def quiet_gc() -> Iterator[Callable[[], None]]:
+    """Within: young collections rare, and `settle()` collects young garbage and freezes
+    what survived. At exit the threshold is restored and the freeze undone (unless the
+    caller had frozen objects itself: then `settle` does nothing and its freeze stays)."""
+    freeze = gc.isenabled() and gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], YOUNG_THRESHOLD), *thresholds[1:])
+
+    def settle() -> None:
+        if freeze:
+            gc.collect(1)
+            gc.freeze()
+
+    try:
+        settle()
+        yield settle
+    finally:
+        gc.set_threshold(*thresholds)
+        if freeze:
+            gc.unfreeze()
 
 
 def run_until(
@@ -37,18 +65,9 @@ def run_until(
 ) -> None:
     """Advance `env` to `end_ms`, calling `progress(now, end_ms)` after each chunk."""
     start = env.now
-    freeze = gc.isenabled() and gc.get_freeze_count() == 0
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], YOUNG_THRESHOLD), *thresholds[1:])
-    try:
+    with quiet_gc() as settle:
         for i in range(1, chunks + 1):
             env.run(until=start + (end_ms - start) * i / chunks)
-            if freeze:
-                gc.collect(1)
-                gc.freeze()
+            settle()
             if progress is not None:
                 progress(env.now, end_ms)
-    finally:
-        gc.set_threshold(*thresholds)
-        if freeze:
-            gc.unfreeze()
