@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.errors import InvariantError
 
@@ -178,6 +178,13 @@ class Ledger:
 
     units: int = 0
     actors: tuple[tuple[str, ActorLedger], ...] = ()
+    held_units: int = field(init=False, repr=False, compare=False)
+    """Units that settled reservations hold: confirmed and not cancelled. Counted once
+    when the ledger is made (a page view asks it of every row it shows)."""
+
+    def __post_init__(self) -> None:
+        held = self.units * sum(a.kept for _, a in self.actors)
+        object.__setattr__(self, "held_units", held)
 
     def of(self, actor: str) -> ActorLedger:
         """The ledger of one actor (empty if it has none here)."""
@@ -193,11 +200,6 @@ class Ledger:
     def fate(self, dot: Dot) -> Fate | None:
         """The settled fate of a reservation (None: not settled here)."""
         return self.of(dot[0]).fate(dot[1])
-
-    @property
-    def held_units(self) -> int:
-        """Units that settled reservations hold: confirmed and not cancelled."""
-        return self.units * sum(a.kept for _, a in self.actors)
 
     @property
     def standing_units(self) -> int:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sim.client import Proc, StoreClient
+from sim.client import Proc, StoreClient, new_op
 from sim.config.shop import Resolver
 from sim.config.workload import WorkloadConfig, WorkloadSettings
 from sim.engine.kernel import Engine
@@ -152,22 +152,27 @@ class Shop:
 
         A read that returns siblings writes the resolver's merge back (the client
         resolves conflicts); the op's value says how many units are available and
-        how many versions the read saw.
+        how many versions the read saw. (Every customer's every page: the hot path.)
         """
         env = self.env
         key = product_key(product)
-        self.history.append(Op(client.process, INVOKE, "browse", key, None, env.now))
+        record = self.history.ops.append
+        record(new_op((client.process, INVOKE, "browse", key, None, env.now, None, None)))
         deadline = env.now + timeout_ms
         read = yield from client.read(key, deadline)
-        status = read.status if read.status in (Status.OK, Status.TIMEOUT) else Status.FAIL
+        status = read.status
         shown = None
-        if read.status is Status.OK and read.siblings:
-            row = resolve(read.siblings, self.resolver)
-            shown = {"available": row.available(env.now), "versions": len(read.siblings)}
-            yield from write_back(client, key, read, row, deadline)
-        self.history.append(
-            Op(client.process, OUTCOME[status], "browse", key, shown, env.now, read.error)
-        )
+        if status is Status.OK:
+            siblings = read.siblings
+            if siblings:
+                row = resolve(siblings, self.resolver)
+                shown = {"available": row.available(env.now), "versions": len(siblings)}
+                if len(siblings) > 1:
+                    yield from write_back(client, key, read, row, deadline)
+            outcome = OK
+        else:
+            outcome = INFO if status is Status.TIMEOUT else FAIL
+        record(new_op((client.process, outcome, "browse", key, shown, env.now, read.error, None)))
 
 
 class Arrivals:
