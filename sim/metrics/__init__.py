@@ -8,7 +8,8 @@ One module per subject: faults (windows, availability during them and by
 side), orders (oversell, lost, apologies, half-kept orders, held stock),
 staleness (by identity), visibility (PBS's t-visibility and k-staleness of
 the probe's reads), latency (and the cost of concurrency control and of the
-network).
+network). Two modules serve them all: paired (the history paired in one pass)
+and timings (the pairs' times and outcomes as numpy columns).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.faults.base import Fault
-from sim.history import SHOP_FS, STORE_FS, History, pair_ops
+from sim.history import PROBE, History
 from sim.metrics.faults import (
     availability_by_side,
     fault_windows,
@@ -26,6 +27,7 @@ from sim.metrics.faults import (
 )
 from sim.metrics.latency import concurrency, latency, latency_all, messages
 from sim.metrics.orders import acknowledged_orders, order_fate, oversell
+from sim.metrics.paired import Paired
 from sim.metrics.staleness import stale_reads, versions_seen
 from sim.metrics.visibility import k_staleness, t_visibility
 
@@ -97,15 +99,19 @@ class RunRecord:
 
 
 def compute(record: RunRecord) -> dict[str, Any]:
-    """All metrics of a run: DESIGN.md's names first, then the second wave's, then extras."""
-    ops = record.history.ops
-    shop = pair_ops(ops, SHOP_FS)
-    store = pair_ops(ops, STORE_FS)
+    """All metrics of a run: DESIGN.md's names first, then the second wave's, then extras.
+
+    The history is paired once, with its timing columns (`Paired`); each metric then
+    reads the pairs of its own `f`s, or the columns.
+    """
+    paired = Paired.of(record.history.ops)
+    shop, store = paired.shop, paired.store
     windows = fault_windows(record.faults, record.end_ms)
-    avail = requests_and_availability(shop, windows)
-    acked = acknowledged_orders(shop)
+    avail = requests_and_availability(shop.timings, windows)
+    acked = acknowledged_orders(shop.pairs("order"))
     fate = order_fate(acked, record.final, record.layout, record.end_ms)
     skew = fault_windows(record.faults, record.end_ms, disrupting=False)
+    probes = shop.pairs(PROBE)
     return {
         "requests": avail["requests"],
         "availability": avail["availability"],
@@ -117,7 +123,7 @@ def compute(record: RunRecord) -> dict[str, Any]:
         "stale_reads": stale_reads(store, record.history.lineage),
         "converged": record.converged,
         "convergence_ms": record.convergence_ms,
-        "latency_ms": latency(shop),
+        "latency_ms": latency(shop.timings),
         "linearizable": record.linearizable,
         "messages": messages(record.network, avail["requests"]),
         # the second wave
@@ -125,18 +131,18 @@ def compute(record: RunRecord) -> dict[str, Any]:
         "availability_by_side": availability_by_side(
             shop, record.faults, record.nodes, record.end_ms, record.home_of
         ),
-        "latency_ms_all": latency_all(shop),
+        "latency_ms_all": latency_all(shop.timings),
         "lww_discarded": record.mode_stats.get("lww_discarded"),
-        "t_visibility": t_visibility(shop),
-        "k_staleness": k_staleness(shop),
+        "t_visibility": t_visibility(probes),
+        "k_staleness": k_staleness(probes),
         # extras
-        "read_latency_ms": latency(store, frozenset({"read"})),
-        "write_latency_ms": latency(store, frozenset({"write", "cas", "txn"})),
+        "read_latency_ms": latency(store.timings_of("read")),
+        "write_latency_ms": latency(store.timings_of("write", "cas", "txn")),
         "requests_during_faults": avail["requests_during_faults"],
         "ok_during_faults": avail["ok_during_faults"],
         "partial_orders": fate["partial_orders"],
         "clock_skew_windows": [list(w) for w in skew] or None,
-        **concurrency(shop, store),
+        **concurrency(shop.timings, shop.pairs("order"), store.pairs("unlock")),
         "shop": dict(record.shop_stats),
         "mode": dict(record.mode_stats),
     }

@@ -10,8 +10,11 @@ import bisect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from sim.faults.base import Fault
 from sim.history import OK, Op
+from sim.metrics.timings import Timings
 
 Pairs = Sequence[tuple[Op, Op | None]]
 
@@ -46,19 +49,31 @@ def during(windows: Sequence[tuple[float, float]], t: float) -> bool:
     return i >= 0 and windows[i][0] <= t < windows[i][1]
 
 
+def during_mask(windows: Sequence[tuple[float, float]], times: np.ndarray) -> np.ndarray:
+    """`during` for each of `times` at once: whether it falls inside one of the windows."""
+    starts = np.array([w[0] for w in windows], dtype=float)
+    ends = np.array([w[1] for w in windows], dtype=float)
+    i = np.searchsorted(starts, times, side="right") - 1  # the last window starting by then
+    inside = np.zeros(len(times), dtype=bool)
+    after_a_start = i >= 0
+    inside[after_a_start] = times[after_a_start] < ends[i[after_a_start]]
+    return inside
+
+
 def requests_and_availability(
-    shop: Pairs, windows: Sequence[tuple[float, float]]
+    shop: Timings, windows: Sequence[tuple[float, float]]
 ) -> dict[str, Any]:
     """Requests issued, share answered without error, overall and during faults."""
     n = len(shop)
-    ok = sum(1 for _, done in shop if done is not None and done.type == OK)
-    during_faults = [(inv, done) for inv, done in shop if during(windows, inv.time)]
-    ok_during = sum(1 for _, done in during_faults if done is not None and done.type == OK)
+    ok = int(np.count_nonzero(shop.ok))
+    in_faults = during_mask(windows, shop.invoked_ms)
+    requests_during = int(np.count_nonzero(in_faults))
+    ok_during = int(np.count_nonzero(shop.ok & in_faults))
     return {
         "requests": n,
         "availability": ok / n if n else None,
-        "availability_during_faults": ok_during / len(during_faults) if during_faults else None,
-        "requests_during_faults": len(during_faults),
+        "availability_during_faults": ok_during / requests_during if requests_during else None,
+        "requests_during_faults": requests_during,
         "ok_during_faults": ok_during,
     }
 

@@ -7,62 +7,60 @@ from typing import Any
 
 import numpy as np
 
-from sim.history import FAIL, OK, Op
+from sim.history import FAIL, Op
+from sim.metrics.timings import Timings
 
 Pairs = Sequence[tuple[Op, Op | None]]
 
 
-def percentiles(values: Sequence[float]) -> dict[str, float] | None:
+def percentiles(values: np.ndarray) -> dict[str, float] | None:
     """p50, p95, p99, p999 of `values` in ms (None if there are none)."""
-    if not values:
+    if not len(values):
         return None
-    q = np.percentile(np.asarray(values), [50, 95, 99, 99.9])
+    q = np.percentile(values, [50, 95, 99, 99.9])
     return {n: round(float(v), 6) for n, v in zip(("p50", "p95", "p99", "p999"), q, strict=True)}
 
 
-def latency(pairs: Pairs, fs: frozenset[str] | None = None) -> dict[str, float] | None:
-    """Percentiles of the successful operations (of `fs`, if given), invoke to completion."""
-    return percentiles(
-        [
-            done.time - inv.time
-            for inv, done in pairs
-            if done is not None and done.type == OK and (fs is None or inv.f in fs)
-        ]
-    )
+def latency(timings: Timings) -> dict[str, float] | None:
+    """Percentiles of the successful operations, invoke to completion."""
+    ok = timings.ok
+    return percentiles(timings.completed_ms[ok] - timings.invoked_ms[ok])
 
 
-def latency_all(pairs: Pairs) -> dict[str, float] | None:
+def latency_all(timings: Timings) -> dict[str, float] | None:
     """Percentiles of every operation that completed, whatever its outcome.
 
     A request that waited out its deadline counts with the time it waited: the
     latency a customer saw, success or not.
     """
-    return percentiles([done.time - inv.time for inv, done in pairs if done is not None])
+    done = timings.completed
+    return percentiles(timings.completed_ms[done] - timings.invoked_ms[done])
 
 
-def concurrency(shop: Pairs, store: Pairs) -> dict[str, Any]:
-    """Retries and aborts (occ), lock waits and lease expiries (lock), throughput."""
+def concurrency(shop: Timings, orders: Pairs, unlocks: Pairs) -> dict[str, Any]:
+    """Retries and aborts (occ), lock waits and lease expiries (lock), throughput.
+
+    Args:
+        shop: every shop request (throughput counts the successful ones over the
+            span from the first invoke to the last completion).
+        orders: the order requests' pairs (retries, lock waits, aborts).
+        unlocks: the store's unlock pairs (lease expiries).
+    """
     retries = waits = aborts = 0
-    first = last = None
-    ok = 0
-    for inv, done in shop:
-        first = inv.time if first is None else min(first, inv.time)
+    for _, done in orders:
         if done is None:
             continue
-        last = done.time if last is None else max(last, done.time)
-        if done.type == OK:
-            ok += 1
-        if inv.f == "order":
-            retries += done.value.get("retries", 0) if isinstance(done.value, dict) else 0
-            waits += done.value.get("lock_waits", 0) if isinstance(done.value, dict) else 0
-            if done.type == FAIL and done.error == "aborted":
-                aborts += 1
-    expiries = sum(
-        1
-        for inv, done in store
-        if inv.f == "unlock" and done is not None and done.error == "lease-expired"
-    )
-    span = (last - first) if first is not None and last is not None else 0.0
+        if isinstance(done.value, dict):
+            retries += done.value.get("retries", 0)
+            waits += done.value.get("lock_waits", 0)
+        if done.type == FAIL and done.error == "aborted":
+            aborts += 1
+    expiries = sum(1 for _, done in unlocks if done is not None and done.error == "lease-expired")
+    completed = shop.completed_ms[shop.completed]
+    span = 0.0
+    if len(shop) and len(completed):
+        span = float(completed.max()) - float(shop.invoked_ms.min())
+    ok = int(np.count_nonzero(shop.ok))
     return {
         "retries": retries,
         "aborts": aborts,

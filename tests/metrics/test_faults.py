@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
 from sim.faults.base import fault
 from sim.history import FAIL, INVOKE, OK, Op
-from sim.metrics.faults import availability_by_side, fault_windows, requests_and_availability
+from sim.metrics.faults import (
+    availability_by_side,
+    during,
+    during_mask,
+    fault_windows,
+    merge_windows,
+    requests_and_availability,
+)
+from sim.metrics.timings import Timings
 
 
 def test_clock_skew_makes_no_fault_window() -> None:
@@ -28,5 +40,16 @@ def test_availability_by_side_follows_the_clients_home_node() -> None:
         ([0, 1], 2, 0.5),
         ([2], 1, 1.0),
     ]
-    assert requests_and_availability(pairs, [(10.0, 20.0)])["availability_during_faults"] == 2 / 3
+    during = requests_and_availability(Timings.of(pairs), [(10.0, 20.0)])
+    assert during["availability_during_faults"] == 2 / 3
     assert availability_by_side(pairs, (), 3, 100.0, lambda p: p) is None
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(0, 20) | st.none()), max_size=5),
+    st.lists(st.integers(-5, 80), max_size=30),
+)
+def test_during_mask_agrees_with_during(spans: list, times: list[int]) -> None:
+    windows = merge_windows(((s, None if d is None else s + d) for s, d in spans), 60.0)
+    mask = during_mask(windows, np.array(times, dtype=float))
+    assert mask.tolist() == [during(windows, float(t)) for t in times]
