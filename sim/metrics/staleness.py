@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sim.history import OK, Op
@@ -124,6 +125,9 @@ class Reflection:
         return False
 
 
+by_time = itemgetter(0)
+"""Sort key of (time, ...) records: acknowledgements and reads."""
+
 NONE_EVER = float("-inf")
 UNKNOWN = float("inf")
 
@@ -183,44 +187,95 @@ def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
     when it misses one. Each write's latest descendant bounds the searches: a value made
     after it cannot reflect the write, so a hot key's frontier of lost updates is mostly
     passed over by comparing times; and writes nothing ever reflects (the losers of
-    last-writer-wins) are kept apart in a set, O(1) per read.
+    last-writer-wins) are kept apart in a set, O(1) per read. Keys are judged one after
+    another, each in one pass over its reads and acknowledgements in time order.
     """
     writes: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     invoked: dict[Any, float] = {}
-    reads: list[tuple[float, str, list[Any]]] = []
+    reads: dict[str, list[tuple[float, Any]]] = defaultdict(list)  # (invoked, value returned)
     for inv, done in store:
         if done is None or done.type != OK:
             continue
         if inv.f == "read":
-            value = done.value
-            tags = [] if value is None else value if isinstance(value, list) else [value]
-            reads.append((inv.time, inv.key, tags))
+            reads[inv.key].append((inv.time, done.value))
             continue
         for key, tag in written_tags(inv):
             writes[key].append((done.time, tag))
             invoked[tag] = inv.time
-    if not reads:
+    count = sum(len(key_reads) for key_reads in reads.values())
+    if not count:
         return None
-    reflections: dict[str, Reflection] = {}
-    for key, acks in writes.items():
-        acks.sort(key=lambda a: a[0])
-        reflections[key] = Reflection(lineage, invoked, acks)
+    for acks in writes.values():
+        acks.sort(key=by_time)
 
     def made(tag: Any) -> float:
         return made_time(tag, lineage, invoked)
 
     latest = _last_reflected(lineage, writes, made)
-    reads.sort(key=lambda r: r[0])
-    live: dict[str, list[Any]] = defaultdict(list)  # per key: frontier writes still reflectable
-    dead: dict[str, set[Any]] = defaultdict(set)  # per key: frontier writes nothing reflects
-    dead_made: dict[str, list[tuple[float, int, Any]]] = defaultdict(list)  # sorted by made
-    cursor: Counter[str] = Counter()
     stale = 0
-    for t, key, tags in reads:
-        acks = writes.get(key, [])
-        reflection = reflections.get(key)
-        i = cursor[key]
-        front, lost, by_made = live[key], dead[key], dead_made[key]
+    for key, key_reads in reads.items():
+        acks = writes.get(key)
+        if acks:  # a key never written has nothing to miss
+            key_reads.sort(key=by_time)  # stable: as one sort of all the reads would order them
+            frontier = Frontier(Reflection(lineage, invoked, acks), latest, made)
+            stale += _stale_on_key(key_reads, frontier)
+    return stale / count
+
+
+def _stale_on_key(reads: Sequence[tuple[float, Any]], frontier: Frontier) -> int:
+    """How many of one key's reads, (invoked, value returned) sorted by time, were stale.
+
+    The keys are independent: each has its own writes, frontier and searches. Between
+    two acknowledgements the frontier stands still, and most reads return the key's
+    latest value: each tag returned alone is judged once while the frontier stands.
+    """
+    stale = 0
+    verdicts: dict[str, bool] = {}  # a single tag returned -> missed, for this frontier
+    for t, value in reads:
+        if t > frontier.next_ack_ms:
+            frontier.admit_before(t)
+            verdicts.clear()
+        if isinstance(value, str):  # one version's tag (a dict key, unlike a list of siblings)
+            missed = verdicts.get(value)
+            if missed is None:
+                missed = verdicts[value] = frontier.missed_by([value])
+        else:
+            tags = [] if value is None else value if isinstance(value, list) else [value]
+            missed = frontier.missed_by(tags)
+        stale += missed
+    return stale
+
+
+class Frontier:
+    """One key's acknowledged writes that no other reflects, as acknowledgements come in.
+
+    A read is stale when it misses one of them. Writes nothing ever reflects (the
+    losers of last-writer-wins) are kept apart, `lost`: a read reflects those only by
+    returning them.
+
+    Args:
+        reflection: the key's acknowledged writes and the lineage search over them.
+        latest: each acknowledged write's latest descendant (`_last_reflected`).
+        made: when a value was made.
+    """
+
+    def __init__(
+        self, reflection: Reflection, latest: Mapping[Any, float], made: Callable[[Any], float]
+    ) -> None:
+        self.reflection = reflection
+        self.latest = latest
+        self.made = made
+        self.front: list[Any] = []  # frontier writes still reflectable
+        self.lost: set[Any] = set()  # frontier writes nothing reflects
+        self.lost_by_made: list[tuple[float, int, Any]] = []  # the same, sorted by when made
+        self.admitted = 0  # how many of the key's acknowledgements are in
+        self.next_ack_ms = reflection.acks[0][0] if reflection.acks else UNKNOWN
+
+    def admit_before(self, t: float) -> None:
+        """Take in the writes acknowledged before time `t`, in the order acknowledged."""
+        reflection, latest, made = self.reflection, self.latest, self.made
+        acks, front, i = reflection.acks, self.front, self.admitted
+        by_made = self.lost_by_made
         while i < len(acks) and acks[i][0] < t:
             tag = acks[i][1]
             when = made(tag)
@@ -232,30 +287,36 @@ def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
             ):
                 front[:] = [f for f in front if latest[f] < when or not reflection.reflects(tag, f)]
                 if latest[tag] == NONE_EVER:
-                    lost.add(tag)
+                    self.lost.add(tag)
                     bisect.insort(by_made, (when, i, tag))
                 else:
                     front.append(tag)
             i += 1
-        cursor[key] = i
+        self.admitted = i
+        self.next_ack_ms = acks[i][0] if i < len(acks) else UNKNOWN
+
+    def missed_by(self, tags: Sequence[Any]) -> bool:
+        """Whether a read that returned the values `tags` (siblings, together) misses a write."""
+        lost = self.lost
         # A write nothing reflects is seen only by being returned: more of them than
         # values is a miss.
         if lost and (len(lost) > len(tags) or not lost.issubset(tags)):
-            stale += 1
-            continue
-        oldest = min((made(v) for v in tags), default=UNKNOWN)
-        if not all(
-            f in tags or (latest[f] >= oldest and reflection.seen_by(tags, f)) for f in front
-        ):
-            stale += 1
-    return stale / len(reads)
+            return True
+        # A frontier write the read returned is reflected; the others are searched for.
+        missing = [f for f in self.front if f not in tags]
+        if not missing:
+            return False
+        oldest = min((self.made(v) for v in tags), default=UNKNOWN)
+        latest, reflection = self.latest, self.reflection
+        return not all(latest[f] >= oldest and reflection.seen_by(tags, f) for f in missing)
 
 
 def versions_seen(store: Pairs) -> dict[str, int]:
     """Histogram: how many sibling versions each successful read returned (0 = key absent)."""
-    counts: Counter[int] = Counter()
-    for inv, done in store:
-        if inv.f == "read" and done is not None and done.type == OK:
-            v = done.value
-            counts[0 if v is None else len(v) if isinstance(v, list) else 1] += 1
+    values = [
+        done.value
+        for inv, done in store
+        if inv.f == "read" and done is not None and done.type == OK
+    ]
+    counts = Counter(0 if v is None else len(v) if isinstance(v, list) else 1 for v in values)
     return {str(k): counts[k] for k in sorted(counts)}

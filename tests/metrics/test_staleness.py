@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import event, given
 
 from sim.history import INVOKE, OK, History, Op, pair_ops
@@ -135,3 +136,36 @@ def test_the_fast_frontier_agrees_with_the_definition(drawn) -> None:
     expected = brute_force_stale(events, lineage)
     event(f"stale share: {'0' if not expected else '1' if expected == 1 else 'between'}")
     assert share(h) == expected
+
+
+def on_key(drawn: tuple[list[tuple], dict], key: str) -> tuple[list[tuple], dict]:
+    """One drawn key's history moved to `key`, its tags and processes renamed: keys share none."""
+
+    def rename(tag: str) -> str:
+        return f"m:{key}{tag[2:]}" if tag.startswith("m:") else f"{key}.{tag}"
+
+    events, lineage = drawn
+    moved = [
+        (
+            f"{key}.{process}",
+            f,
+            key,
+            [rename(t) for t in tags] if isinstance(tags, list) else rename(tags),
+            *t,
+        )
+        for process, f, _, tags, *t in events
+    ]
+    renamed = {rename(tag): (t, tuple(map(rename, ps))) for tag, (t, ps) in lineage.items()}
+    return moved, renamed
+
+
+@given(lineage_histories(), lineage_histories())
+def test_keys_are_judged_apart(a, b) -> None:
+    """Two keys' reads together: the stale share is the reads-weighted share of each alone."""
+    (events_a, lineage_a), (events_b, lineage_b) = on_key(a, "a"), on_key(b, "b")
+    reads_a = sum(1 for e in events_a if e[1] == "read")
+    reads_b = sum(1 for e in events_b if e[1] == "read")
+    stale_a = brute_force_stale(events_a, lineage_a) * reads_a
+    stale_b = brute_force_stale(events_b, lineage_b) * reads_b
+    both = share(history(events_a + events_b, {**lineage_a, **lineage_b}))
+    assert both == pytest.approx((stale_a + stale_b) / (reads_a + reads_b))
