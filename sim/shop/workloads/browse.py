@@ -47,21 +47,23 @@ class Browse(Arrivals):
     def _visit(self, customer: int, client: StoreClient) -> None:
         s = self.settings
         uniforms = self.choices.random(max(s.reads_per_customer, 1))
-        picks = self._zipf_cdf.searchsorted(uniforms, side="right")
+        picks = self._zipf_cdf.searchsorted(uniforms, side="right").tolist()
         buys = bool(self.choices.random() < s.buy_probability)
         self.shop.env.process(self._browse(client, customer, picks, buys))
 
-    def _browse(self, client: StoreClient, customer: int, picks: np.ndarray, buys: bool) -> Proc:
+    def _browse(self, client: StoreClient, customer: int, picks: list[int], buys: bool) -> Proc:
         shop = self.shop
         env = shop.env
-        cfg = self.config
+        timeout_ms = self.config.timeout_ms
+        think_ms = self.settings.think_ms
+        draw = self.choices.standard_exponential  # x think_ms: exponential(think_ms)'s very draw
         for i in range(self.settings.reads_per_customer):
-            yield from shop.view(client, int(picks[i]), cfg.timeout_ms)
-            if self.settings.think_ms:
-                yield env.timeout(float(self.choices.exponential(self.settings.think_ms)))
+            yield from shop.view(client, picks[i], timeout_ms)
+            if think_ms:
+                yield env.timeout(think_ms * draw())
         if buys:
             yield from shop.order(
-                client, customer, int(picks[-1]), 0, cfg.units_per_order, cfg.timeout_ms
+                client, customer, picks[-1], 0, self.config.units_per_order, timeout_ms
             )
 
 
