@@ -20,6 +20,8 @@ from hypothesis import event, note
 from hypothesis.strategies import SearchStrategy
 
 from sim import History, Scenario, load_scenario, run
+from sim.history import Op
+from sim.metrics.staleness import Reflection
 from sim.shop.model import ProductRow
 from sim.shop.orders import OrderSteps
 from tests.failures import replayable
@@ -113,8 +115,10 @@ def test_the_saga_holds_no_stock_after_the_settle_under_generated_faults(mode: s
     held, sagas pending or orders lost mean that Raft lost committed entries
     (counted: `mode.lost_committed`) or a saga log was lost; in eventual mode a
     saga is left pending only when no replica kept its product row
-    (anti-entropy refills a wiped node from the others); weak mode, which has
-    no anti-entropy, only measures it.
+    (anti-entropy refills a wiped node from the others) or the row that
+    survived lacks an acknowledged write (the hold a finishing saga waits for,
+    up to `hold_ms`, gone with the only node that had it; seed 246 of the ci
+    profile, N = 1); weak mode, which has no anti-entropy, only measures it.
     """
     seen: Counter[str] = Counter()
     kinds = labels(EVERY_FAULT, volatile=True)
@@ -153,7 +157,7 @@ def test_the_saga_holds_no_stock_after_the_settle_under_generated_faults(mode: s
                 damage = m["held_units"] + pending + m["lost_orders"]
                 assert damage == 0 or m["mode"]["lost_committed"] > 0 or lost_logs > 0
             elif mode == "eventual":  # anti-entropy refills a wiped node from the others
-                assert pending == 0 or wiped > 0
+                assert pending == 0 or wiped > 0 or forgotten_writes(result.history, rows) > 0
         compensated = m["shop"]["sagas_started"] > 0
         seen["a saga was compensated or finished in the background"] += compensated
         covered.add(scenario, result.history)
@@ -239,6 +243,23 @@ DEMO_ORDERS = {  # recorded on the committed code before rows settled
     "eventual": (160, 60, 0, 60, 0, 0),
 }
 """(orders_acknowledged, oversell_units, lost_orders, apologies, held_units, partial_orders)."""
+
+
+def forgotten_writes(history: History, rows: dict[str, ProductRow]) -> int:
+    """Acknowledged writes of product rows that the row kept at the end does not descend
+    from: lost with the data of a node that crashed without durable storage."""
+    reflection = Reflection(history.lineage, {}, [])
+    invoked: dict[object, Op] = {}
+    forgotten = 0
+    for op in history:
+        if op.f != "cas" or op.key not in rows:
+            continue
+        if op.type == "invoke":
+            invoked[op.process] = op
+        elif op.type == "ok":
+            written = invoked.pop(op.process).value[1]
+            forgotten += not reflection.reflects(rows[op.key].tag, written)
+    return forgotten
 
 
 @contextmanager
