@@ -8,13 +8,38 @@ writing node's wall clock (skewed per node), ties broken by node id: a write
 stamped earlier than the value it lands on is acknowledged and silently lost,
 as in Cassandra at consistency ONE.
 
-A home node that is not among a key's N replicas fetches the key from them the
-first time a client asks for it and subscribes to their pushes; from then on it
-is a holder of the key like the replicas (a replica forwards a subscriber's
-push to its other subscribers, one hop). Versions are `(timestamp_ms, node)`
-pairs; a write's `context` is the version read, and a conditional write applies
-only if the home node's version still equals it (a local check, not a global
-one: which is why weak mode oversells).
+A home node that is not among a key's N replicas fetches the key the first
+time a client asks for it, from ONE replica, as Cassandra does at consistency
+ONE (the data request goes to one replica): its designated replica,
+`preference_list(key, N)[node % N]`, which spreads the non-replicas over the N
+deterministically. If no reply came within FETCH_RETRY_MS while readers wait,
+it asks the next replica in the list, and so on once round the list
+(Cassandra's speculative retry, "rapid read protection"; a timer, not the next
+read, so a cut or crashed replica costs a waiting reader 100 ms, not its
+request). The Fetch subscribes the node at the replica it went to, and the
+replica that answered is the node's *source*; from then on the node is a
+holder of the key like the replicas. Asking all N, as this mode first did,
+cost 2N messages per cold read and N subscriptions where one answer was used:
+behind the balancer on 1,000 nodes most reads are cold, and the scale target
+(benchmarks/scale.py) was missed by that alone.
+
+One subscription per subscriber. A subscriber's own write goes to all N
+replicas (best effort, as any write), but only its source (named in the Push's
+`via`) subscribes it; a replica decides from the message, not from the
+subscriber's state. A replica that receives a push, from another replica or
+from a subscriber, forwards it to its own subscribers except the push's sender
+and origin; subscribers never forward, so a write reaches every holder in at
+most two hops and no loop can form. The cost in fidelity: a subscriber whose
+source is down, crashed (a volatile replica forgets its subscribers) or cut
+off sees no pushes through any other replica, and serves its copy as it was
+until a push lapses it or it writes the key itself (its write re-subscribes
+it at its source); weak mode is best effort. Retries that overlap (a slow
+rather than dead replica) may subscribe a node at two replicas: it then gets
+some pushes twice, harmlessly, and the lease below prunes the extra one.
+
+Versions are `(timestamp_ms, node)` pairs; a write's `context` is the version
+read, and a conditional write applies only if the home node's version still
+equals it (a local check, not a global one: which is why weak mode oversells).
 
 A subscriber's copy is a cache entry with a lease (`lease_ms`, after Gray and
 Cheriton's leases, SOSP 1989): it stays subscribed while it serves the key at
@@ -62,7 +87,8 @@ _ZERO: Stamp = (float("-inf"), -1)  # "no copy" in a FetchReply
 _LOADED: Stamp = (-1.0e15, -1)  # the initial data: older than any write, JSON-safe
 _NEVER = float("-inf")
 FETCH_RETRY_MS = 100.0
-"""A node waiting this long for a fetched copy asks again, when the next read comes."""
+"""A node whose fetch got no reply this long while readers wait asks the next replica
+(a timer); after asking all N in turn it waits for the next read to start again."""
 LEASE_MS = 2000.0
 """Default lease of a subscriber's copy. The demo's longest pause between two requests
 for its product at one node is 1.2 s, so no copy lapses there (seeds 1 to 10) and the
@@ -74,8 +100,10 @@ even the most popular product about once every 6 s, so most subscriptions lapse.
 class Push:
     """A write pushed from one holder to another.
 
-    `epoch` is the origin's subscription epoch for the key (see Fetch); a replica
-    reads it only from a non-replica origin, which the push subscribes.
+    `epoch` is the origin's subscription epoch for the key (see Fetch), and `via`
+    its source replica (-1 from a replica): a non-replica origin's push
+    subscribes it at `via` only, one subscription per subscriber. A forwarded
+    push is the same message, sent on by a replica to its subscribers.
     """
 
     kind: ClassVar[str] = "write"
@@ -84,11 +112,12 @@ class Push:
     value: Value
     origin: int
     epoch: int
+    via: int
 
 
 @message
 class Fetch:
-    """A non-replica home node asks a replica for a key it does not hold, and subscribes.
+    """A non-replica home node asks one replica for a key it does not hold, and subscribes.
 
     `epoch` orders the sender's subscriptions to the key: an Unsubscribe ends only
     those of smaller epochs, so one overtaken by a later Fetch ends nothing new.
@@ -162,7 +191,14 @@ class WeakMode(LocalLocks):
         self._last_epoch = 0
         self.lapses = 0
         self.pending_fetch: list[dict[Key, list[Reply]]] = [{} for _ in range(nodes)]
-        self.fetched_at: list[dict[Key, float]] = [{} for _ in range(nodes)]
+        # fetching[node][key] = (generation, attempt) of the fetch whose retry timer is
+        # live; generations are never reused, so a timer from before a crash or a
+        # reply is stale whatever was cleared since (STYLE.md §5)
+        self.fetching: list[dict[Key, tuple[int, int]]] = [{} for _ in range(nodes)]
+        self._last_generation = 0
+        # source[node][key] = the replica a non-replica holder is subscribed at (the
+        # one that answered its fetch, or its designated replica): its pushes' `via`
+        self.source: list[dict[Key, int]] = [{} for _ in range(nodes)]
         self.locks = [LeaseLocks() for _ in range(nodes)]
         self.holders: dict[Key, set[int]] = {}
         self.dirty: set[Key] = set()
@@ -183,21 +219,21 @@ class WeakMode(LocalLocks):
 
     def read(self, node: int, key: Key, reply: Reply) -> None:
         """Answer from the home node's copy; fetch it first if the node holds none."""
-        now = self.world.now
-        self.served_at[node][key] = now
+        self.served_at[node][key] = self.world.now
         entry = self.store[node].get(key)
         if entry is None and node not in self.ring.preference_list(key, self.n):
-            waiting = self.pending_fetch[node].setdefault(key, [])
-            waiting.append(reply)
-            if len(waiting) == 1 or now - self.fetched_at[node].get(key, now) >= FETCH_RETRY_MS:
-                # The first asker fetches; a later one fetches again if no reply came
-                # for a while (a cut dropped the fetch: nothing else would retry it).
-                self.fetched_at[node][key] = now
-                msg = Fetch(key, self.epochs[node].get(key, 0))
-                for replica in self.ring.preference_list(key, self.n):
-                    self.net.send(node, replica, msg)
+            self.pending_fetch[node].setdefault(key, []).append(reply)
+            if key not in self.fetching[node]:
+                # The first asker fetches; so does a later one once a round of retries
+                # ran out unanswered (a cut dropped them: nothing else would retry).
+                self._fetch(node, key, 0)
             return
         reply(self._read_result(entry))
+
+    def designated_replica(self, node: int, key: Key) -> int:
+        """The replica a non-replica `node` fetches `key` from first (spreads the load)."""
+        replicas = self.ring.preference_list(key, self.n)
+        return replicas[node % len(replicas)]
 
     def write(
         self,
@@ -224,7 +260,7 @@ class WeakMode(LocalLocks):
             self.lost_on_arrival += 1
         self._apply(node, key, stamp, value)
         reply(WriteResult(Status.OK, stamp))
-        self._push(node, key, stamp, value, exclude=-1)
+        self._push(node, key, stamp, value)
 
     # ------------------------------------------------------------------ faults
 
@@ -232,7 +268,7 @@ class WeakMode(LocalLocks):
         """Locks and in-flight fetches are volatile; data too unless the cluster is durable."""
         self.locks[node].clear()
         self.pending_fetch[node].clear()
-        self.fetched_at[node].clear()
+        self.fetching[node].clear()  # its retry timers find nothing and stop
         self.served_at[node].clear()
         if not self.durable:
             for key in self.store[node]:
@@ -240,6 +276,7 @@ class WeakMode(LocalLocks):
                 self.dirty.add(key)
             self.store[node].clear()
             self.subscribers[node].clear()
+            self.source[node].clear()
 
     def restart(self, node: int) -> None:
         """Nothing to rebuild: weak mode has no recovery protocol."""
@@ -267,17 +304,26 @@ class WeakMode(LocalLocks):
         self.dirty.add(key)
         return True
 
-    def _push(self, node: int, key: Key, stamp: Stamp, value: Value, exclude: int) -> None:
-        msg = Push(key, stamp, value, node, self.epochs[node].get(key, 0))
+    def _push(self, node: int, key: Key, stamp: Stamp, value: Value) -> None:
+        """Send `node`'s write to the other replicas and to its own subscribers."""
+        replicas = self.ring.preference_list(key, self.n)
+        via = -1
+        if node not in replicas:
+            # A non-replica writer: subscribed at its source, or from now on at its
+            # designated replica (a write with no fetch before it).
+            sources = self.source[node]
+            via = sources.get(key, -1)
+            if via < 0:
+                via = sources[key] = self.designated_replica(node, key)
+        msg = Push(key, stamp, value, node, self.epochs[node].get(key, 0), via)
         send = self.net.send
-        for replica in self.ring.preference_list(key, self.n):
-            if replica != node and replica != exclude:
+        for replica in replicas:
+            if replica != node:
                 send(node, replica, msg)
         subs = self.subscribers[node].get(key)
         if subs:
             for sub in sorted(subs):
-                if sub != exclude:
-                    send(node, sub, msg)
+                send(node, sub, msg)
 
     def _on_push(self, src: int, dst: int, msg: Push) -> None:
         key = msg.key
@@ -299,13 +345,21 @@ class WeakMode(LocalLocks):
             self._apply(dst, key, msg.stamp, msg.value)
             return
         self._apply(dst, key, msg.stamp, msg.value)
-        if src not in replicas:
-            # A subscriber's own write: remember it, and pass it on to the other
-            # subscribers (one hop; the subscriber already pushed to the replicas).
-            subs = self._subscribe(dst, key, src, msg.epoch)
+        if msg.via == dst:
+            # A subscriber's own write, and this replica is its source: subscribe it
+            # (the other replicas got the same push and must not).
+            subs: dict[int, int] | None = self._subscribe(dst, key, src, msg.epoch)
+        else:
+            subs = self.subscribers[dst].get(key)
+        if subs:
+            # Each subscriber is subscribed at one replica, so that replica passes on
+            # every write it gets, whoever made it: one hop, to all but the sender
+            # and the origin (which hold it); subscribers never forward.
+            send = self.net.send
+            origin = msg.origin
             for sub in sorted(subs):
-                if sub != src:
-                    self.net.send(dst, sub, msg)
+                if sub != src and sub != origin:
+                    send(dst, sub, msg)
 
     def _subscribe(self, replica: int, key: Key, node: int, epoch: int) -> dict[int, int]:
         """Record `node` as a subscriber of `replica` for `key` (at the later epoch)."""
@@ -323,6 +377,7 @@ class WeakMode(LocalLocks):
             self.dirty.add(key)
             self.lapses += 1
         self.served_at[node].pop(key, None)
+        self.source[node].pop(key, None)  # the next fetch or write chooses again
         # A new epoch, larger than any the node subscribed with: the Unsubscribe ends
         # those, and not a subscription its next Fetch makes (which may arrive first).
         self._last_epoch += 1
@@ -335,6 +390,34 @@ class WeakMode(LocalLocks):
             del subs[src]
             if not subs:
                 del self.subscribers[dst][msg.key]
+
+    def _fetch(self, node: int, key: Key, attempt: int) -> None:
+        """Ask the `attempt`-th replica after `node`'s designated one, and arm the retry."""
+        replicas = self.ring.preference_list(key, self.n)
+        replica = replicas[(node + attempt) % len(replicas)]
+        self._last_generation += 1
+        generation = self._last_generation
+        self.fetching[node][key] = (generation, attempt)
+        self.net.send(node, replica, Fetch(key, self.epochs[node].get(key, 0)))
+        self.world.env.call_later(FETCH_RETRY_MS, self._fetch_timeout, node, key, generation)
+
+    def _fetch_timeout(self, node: int, key: Key, generation: int) -> None:
+        """No reply within FETCH_RETRY_MS: speculative retry at the next replica.
+
+        Cassandra's rapid read protection. Dropped if stale (answered, crashed, or
+        superseded); after all N were asked the round ends, and the next read
+        starts another, so a node cut off from every replica does not tick forever.
+        """
+        current = self.fetching[node].get(key)
+        if current is None or current[0] != generation:
+            return
+        attempt = current[1] + 1
+        if not self.pending_fetch[node].get(key) or attempt >= len(
+            self.ring.preference_list(key, self.n)
+        ):
+            del self.fetching[node][key]
+            return
+        self._fetch(node, key, attempt)
 
     def _on_fetch(self, src: int, dst: int, msg: Fetch) -> None:
         self._subscribe(dst, msg.key, src, msg.epoch)
@@ -351,12 +434,18 @@ class WeakMode(LocalLocks):
         if msg.value is not None:
             self._apply(dst, msg.key, msg.stamp, msg.value)
         waiting = self.pending_fetch[dst].pop(msg.key, None)
-        self.fetched_at[dst].pop(msg.key, None)
-        if waiting:
-            self.served_at[dst][msg.key] = self.world.now  # the lease runs from the answer
-            result = self._read_result(self.store[dst].get(msg.key))
-            for reply in waiting:
-                reply(result)
+        self.fetching[dst].pop(msg.key, None)  # its retry timer is stale now
+        if not waiting:
+            # A later reply (an overlapping retry's) leaves the source as it was.
+            self.source[dst].setdefault(msg.key, src)
+            return
+        # The replica that answered the readers is the source (a write made meanwhile
+        # named the designated one, which a cut may have kept its push from).
+        self.source[dst][msg.key] = src
+        self.served_at[dst][msg.key] = self.world.now  # the lease runs from the answer
+        result = self._read_result(self.store[dst].get(msg.key))
+        for reply in waiting:
+            reply(result)
 
     @staticmethod
     def _read_result(entry: tuple[Stamp, Value] | None) -> ReadResult:

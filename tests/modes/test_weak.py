@@ -18,7 +18,7 @@ from sim.engine.network import LinkState, Network
 from sim.engine.ring import Ring
 from sim.engine.world import World
 from sim.modes.base import KeyState, Status
-from sim.modes.weak import WeakMode
+from sim.modes.weak import FETCH_RETRY_MS, WeakMode
 from sim.rng import Streams
 from tests.modes.conftest import build_world, call, make_mode
 
@@ -182,13 +182,16 @@ def test_a_lapsed_subscriber_serves_from_a_fresh_fetch() -> None:
     mode.load(key, "v0")
     mode.read(sub, key, lambda r: None)
     world.env.run(until=1000)
+    source = mode.designated_replica(sub, key)
     sent = _count_sends(world)
     mode.write(replicas[1], key, "v1", None, False, lambda r: None)  # sub lapses on it
     world.env.run(until=1100)
-    assert (sub, replicas[1], "Unsubscribe") in sent
+    # The push reaches sub through its one source (forwarded when the writer is another
+    # replica), and the Unsubscribe goes back there.
+    assert (sub, source, "Unsubscribe") in sent
     mode.write(replicas[1], key, "v2", None, False, lambda r: None)
     world.env.run(until=1200)
-    assert [m for m in sent if m[1] == sub] == [(replicas[1], sub, "Push")]  # v1 only
+    assert [m for m in sent if m[1] == sub] == [(source, sub, "Push")]  # v1 only
     box = call(world.env, lambda r: mode.read(sub, key, r))
     assert box == []  # no copy: it asks the replicas again
     world.env.run(until=1300)
@@ -304,3 +307,137 @@ def test_lapses_keep_histories_identical_across_processes(tmp_path: Path) -> Non
         outputs.append((proc.stdout, history.read_bytes()))
     assert outputs[0] == outputs[1]
     assert json.loads(outputs[0][0])["metrics"]["mode"]["lease_lapses"] > 0
+
+
+# ------------------------------------------- one replica answers (issue 13, scale)
+
+
+def _sent(world, kind: str) -> int:
+    """Messages of network kind `kind` ("read" is a Fetch, "write" a Push) sent so far."""
+    return world.network.stats()["by_kind"].get(kind, {}).get("sent", 0)
+
+
+def _subscribed_at(mode: WeakMode, node: int, key: str) -> list[int]:
+    """The replicas that push `key` to `node`."""
+    replicas = mode.ring.preference_list(key, mode.n)
+    return [r for r in replicas if node in mode.subscribers[r].get(key, {})]
+
+
+def test_a_cold_read_sends_one_fetch_to_its_designated_replica() -> None:
+    world = build_world(nodes=10)
+    mode = weak(world)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    others = [n for n in range(10) if n not in replicas]
+    mode.load(key, "v0")
+    boxes = {n: call(world.env, lambda r, n=n: mode.read(n, key, r)) for n in others}
+    world.env.run(until=500)  # long past FETCH_RETRY_MS: no retry fired
+    assert all(box[0].siblings == ("v0",) for box in boxes.values())
+    assert _sent(world, "read") == _sent(world, "response") == len(others)  # one each
+    for node in others:
+        assert _subscribed_at(mode, node, key) == [replicas[node % 3]]
+    assert len({replicas[n % 3] for n in others}) > 1  # spread by node id
+
+
+@pytest.mark.parametrize("fault", ["cut", "down"])
+def test_a_speculative_retry_reaches_the_next_replica(fault: str) -> None:
+    world = build_world(nodes=10)
+    mode = weak(world)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    sub = next(n for n in range(10) if n not in replicas)
+    first = mode.designated_replica(sub, key)
+    second = replicas[(replicas.index(first) + 1) % 3]
+    mode.load(key, "v0")
+    if fault == "cut":
+        world.links.add_cut(lambda src, dst: {src, dst} == {sub, first})
+    else:
+        world.links.set_down(first, True)
+        mode.crash(first)
+    box = call(world.env, lambda r: mode.read(sub, key, r))
+    world.env.run(until=FETCH_RETRY_MS - 1)
+    assert box == []  # the designated replica never answers
+    world.env.run(until=FETCH_RETRY_MS + 11)  # the retry's round trip: 2 x 5 ms
+    assert box[0].siblings == ("v0",)
+    assert _sent(world, "read") == 2
+    assert _subscribed_at(mode, sub, key) == [second]
+    world.env.run(until=1000)
+    assert _sent(world, "read") == 2  # answered: the timer stopped
+    mode.write(second, key, "v1", None, False, lambda r: None)
+    world.env.run(until=1100)
+    assert mode.store[sub][key][1] == "v1"  # pushed by the replica that answered
+
+
+def test_retries_ask_each_replica_once_then_wait_for_the_next_read() -> None:
+    world = build_world(nodes=10)
+    mode = weak(world)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    sub = next(n for n in range(10) if n not in replicas)
+    mode.load(key, "v0")
+    cut = lambda src, dst: sub in (src, dst)  # noqa: E731
+    world.links.add_cut(cut)
+    box = call(world.env, lambda r: mode.read(sub, key, r))
+    world.env.run(until=5000)
+    assert _sent(world, "read") == 3 and box == []  # one round, then quiet
+    world.links.remove_cut(cut)
+    again = call(world.env, lambda r: mode.read(sub, key, r))
+    world.env.run(until=5100)
+    assert _sent(world, "read") == 4  # a new round, at the designated replica
+    assert box[0].siblings == again[0].siblings == ("v0",)
+
+
+def test_a_write_at_another_replica_reaches_a_subscriber_through_its_source() -> None:
+    world = build_world(nodes=10)
+    mode = weak(world)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    sub = next(n for n in range(10) if n not in replicas)
+    source = mode.designated_replica(sub, key)
+    writer = next(r for r in replicas if r != source)
+    mode.load(key, "v0")
+    call(world.env, lambda r: mode.read(sub, key, r))
+    world.env.run(until=100)
+    sent = _count_sends(world)
+    mode.write(writer, key, "v1", None, False, lambda r: None)
+    world.env.run(until=200)
+    assert mode.store[sub][key][1] == "v1"
+    assert [m for m in sent if m[1] == sub] == [(source, sub, "Push")]  # forwarded, once
+
+
+def test_a_subscribers_write_reaches_every_other_subscriber_once() -> None:
+    world = build_world(nodes=12)
+    mode = weak(world)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    subs = [n for n in range(12) if n not in replicas]
+    mode.load(key, "v0")
+    for node in subs:
+        call(world.env, lambda r, n=node: mode.read(n, key, r))
+    world.env.run(until=100)
+    writer = subs[0]
+    sent = _count_sends(world)
+    mode.write(writer, key, "v1", None, False, lambda r: None)
+    world.env.run(until=200)
+    pushes = sorted(dst for src, dst, kind in sent if kind == "Push")
+    # The writer pushes to the 3 replicas; each other subscriber hears it once, from
+    # its own source; nothing comes back to the writer.
+    assert pushes == sorted([*replicas, *subs[1:]])
+    assert all((mode.designated_replica(n, key), n, "Push") in sent for n in subs[1:])
+    assert all(mode.store[n][key][1] == "v1" for n in [*replicas, *subs])
+    # Only the writer's source subscribes it, as before its write.
+    assert _subscribed_at(mode, writer, key) == [mode.designated_replica(writer, key)]
+
+
+def test_a_write_without_a_fetch_subscribes_at_the_designated_replica_only() -> None:
+    world = build_world(nodes=10)
+    mode = weak(world)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    writer = next(n for n in range(10) if n not in replicas)
+    mode.write(writer, key, "v1", None, False, lambda r: None)
+    world.env.run(until=100)
+    assert _subscribed_at(mode, writer, key) == [mode.designated_replica(writer, key)]
+    mode.write(replicas[2], key, "v2", None, False, lambda r: None)
+    world.env.run(until=200)
+    assert mode.store[writer][key][1] == "v2"
