@@ -23,14 +23,19 @@ def position(label: str) -> int:
     return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "big")
 
 
-def _points(node: int, virtual_nodes: int) -> list[int]:
-    """`position` of each of the node's labels, read as one big-endian array (the same
-    values, a quarter faster: a ring of 1,000 nodes hashes 64,000 labels)."""
-    blake2b = hashlib.blake2b
-    digests = b"".join(
-        [blake2b(f"{node}#{v}".encode(), digest_size=8).digest() for v in range(virtual_nodes)]
-    )
-    return np.frombuffer(digests, dtype=">u8").astype(np.uint64).tolist()
+def _points(node: int, suffixes: Sequence[bytes]) -> list[int]:
+    """`position` of each of the node's labels `"{node}#{v}"` (`suffixes`: each `v` as
+    bytes), read as one big-endian array. The same values at half the cost (a ring of
+    1,000 nodes hashes 64,000 labels): the hash of the label's common prefix is
+    copied, not recomputed, and the digests are read at once."""
+    prefix = hashlib.blake2b(f"{node}#".encode(), digest_size=8)
+    copy = prefix.copy
+    digests = []
+    for suffix in suffixes:
+        label = copy()
+        label.update(suffix)
+        digests.append(label.digest())
+    return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64).tolist()
 
 
 class Ring:
@@ -54,7 +59,8 @@ class Ring:
         ids = [int(n) for n in nodes]
         if len(set(ids)) != len(ids):
             raise ValueError(f"node ids must be distinct (got {sorted(ids)})")
-        self._build({n: _points(n, virtual_nodes) for n in ids}, virtual_nodes)
+        suffixes = [str(v).encode() for v in range(virtual_nodes)]
+        self._build({n: _points(n, suffixes) for n in ids}, virtual_nodes)
 
     @classmethod
     def _from_points(cls, node_points: dict[int, list[int]], virtual_nodes: int) -> Ring:
@@ -161,7 +167,7 @@ class Ring:
         if node in self._node_points:
             raise ValueError(f"node {node} is already on the ring")
         points = dict(self._node_points)
-        points[node] = _points(node, self.virtual_nodes)
+        points[node] = _points(node, [str(v).encode() for v in range(self.virtual_nodes)])
         return Ring._from_points(points, self.virtual_nodes)
 
     def without_node(self, node: int) -> Ring:

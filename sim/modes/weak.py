@@ -204,6 +204,7 @@ class WeakMode(LocalLocks):
         self.dirty: set[Key] = set()
         self.lost_on_arrival = 0
         self.written_at: dict[Stamp, float] = {}  # a write's stamp -> its real time
+        self._exported: dict[Stamp, list[Any]] = {}  # a stamp -> its JSON form
         self.skew_discarded: set[Stamp] = set()
         world.network.register(Push, self._on_push)
         world.network.register(Fetch, self._on_fetch)
@@ -495,8 +496,17 @@ class WeakMode(LocalLocks):
         return KeyState((best[1],), agree, len(copies))
 
     def export_version(self, version: Version) -> Any:
-        """(timestamp, node) as a JSON list; compared lexicographically."""
-        return None if version is None else [round(version[0], 6), version[1]]
+        """(timestamp, node) as a JSON list; compared lexicographically.
+
+        Made once per stamp and shared by the ops that record it (most reads return
+        a value many others read too); callers must not mutate it.
+        """
+        if version is None:
+            return None
+        exported = self._exported.get(version)
+        if exported is None:
+            exported = self._exported[version] = [round(version[0], 6), version[1]]
+        return exported
 
     def stats(self) -> dict[str, Any]:
         """Writes acknowledged but already older than the value they landed on; writes that
