@@ -231,9 +231,8 @@ class ShopMachine(RuleBasedStateMachine):
 
     # ----------------------------------------------------------------- rules: clients
 
-    @rule(data=st.data(), count=st.integers(1, 4))
-    def orders(self, data: st.DataObject, count: int) -> None:
-        """Buyers racing for the last units of a product (one not sold out yet, if any)."""
+    def unsold_product(self, data: st.DataObject) -> int:
+        """A product not sold out yet by the orders acknowledged so far (any, if none is)."""
         self.operations_complete_at_most_once()  # brings acked_units up to date
         stock = self.scenario.workload.stock
         left = [
@@ -241,7 +240,12 @@ class ShopMachine(RuleBasedStateMachine):
             for p in range(self.scenario.workload.products)
             if self.acked_units[product_key(p)] < stock
         ]
-        product = data.draw(st.sampled_from(left) if left else self.products(), label="product")
+        return data.draw(st.sampled_from(left) if left else self.products(), label="product")
+
+    @rule(data=st.data(), count=st.integers(1, 4))
+    def orders(self, data: st.DataObject, count: int) -> None:
+        """Buyers racing for the last units of a product (one not sold out yet, if any)."""
+        product = self.unsold_product(data)
         for _ in range(count):
             self.step({"do": "order", "node": self.node(data), "product": product})
 
@@ -346,16 +350,18 @@ class ShopMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.may_crash())
     @rule(data=st.data())
     def crash(self, data: st.DataObject) -> None:
-        """A node crashes, and (usually) orders go on meanwhile on the others: a crash whose
-        only effect on traffic is chance is one the claims are rarely tested under."""
+        """A node crashes, and orders go on meanwhile on the others, for products not sold
+        out: a crash whose only effect on traffic is chance (or sold-out answers) is one the
+        claims are rarely tested under (volatile crashes, one at a time in eventual mode,
+        were served in 0 of 294 examples of one ci draw)."""
         node = self.node(data)
         if not self.durable:
             self.wiped.add(node)
         self.start({"kind": "crash", "node": node})
         others = [n for n in range(self.nodes) if n != node]
-        for _ in range(data.draw(st.integers(0, 2), label="orders meanwhile")):
+        for _ in range(data.draw(st.integers(1, 3), label="orders meanwhile")):
             buyer = data.draw(st.sampled_from(others), label="buyer's node")
-            self.step({"do": "order", "node": buyer, "product": data.draw(self.products())})
+            self.step({"do": "order", "node": buyer, "product": self.unsold_product(data)})
 
     @precondition(lambda self: self.stepper is not None and self.active_of("crash"))
     @rule(data=st.data())
