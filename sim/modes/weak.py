@@ -37,6 +37,16 @@ it at its source); weak mode is best effort. Retries that overlap (a slow
 rather than dead replica) may subscribe a node at two replicas: it then gets
 some pushes twice, harmlessly, and the lease below prunes the extra one.
 
+A copy is kept only from a node's second request for the key within
+`lease_ms` (`cache_on_first_read = false`, the default): a first request is
+answered from the replica's copy and nothing is cached, so the node is not
+subscribed and no write is pushed to it. Caches call this second-hit admission
+(a CDN's "cache on second hit", TinyLFU's doorkeeper): behind the balancer on
+1,000 nodes most keys reach a node once per lease, and caching those one-hit
+copies cost a Push and an Unsubscribe per copy at the next write, most of
+what a request cost there. A first read is answered from its replica, so it is
+no staler than a cached one.
+
 Versions are `(timestamp_ms, node)` pairs; a write's `context` is the version
 read, and a conditional write applies only if the home node's version still
 equals it (a local check, not a global one: which is why weak mode oversells).
@@ -117,23 +127,26 @@ class Push:
 
 @message
 class Fetch:
-    """A non-replica home node asks one replica for a key it does not hold, and subscribes.
+    """A non-replica home node asks one replica for a key it does not hold.
 
-    `epoch` orders the sender's subscriptions to the key: an Unsubscribe ends only
-    those of smaller epochs, so one overtaken by a later Fetch ends nothing new.
+    With `keep` the node will keep the copy and the replica subscribes it;
+    without, the copy answers this read only. `epoch` orders the sender's
+    subscriptions to the key: an Unsubscribe ends only those of smaller epochs,
+    so one overtaken by a later Fetch ends nothing new.
     """
 
     kind: ClassVar[str] = "read"
     key: Key
     epoch: int
+    keep: bool
 
 
 @message
 class FetchReply:
     """A replica's answer to Fetch (stamp _ZERO and value None when it has no copy).
 
-    `epoch` is the Fetch's: a reply to a fetch made before the asker's last lapse
-    is dropped, since that subscription may have ended.
+    `epoch` and `keep` are the Fetch's: a reply to a fetch made before the asker's
+    last lapse is dropped, since that subscription may have ended.
     """
 
     kind: ClassVar[str] = "response"
@@ -141,6 +154,7 @@ class FetchReply:
     stamp: Stamp
     value: Value
     epoch: int
+    keep: bool
 
 
 @message
@@ -162,6 +176,10 @@ class WeakSettings(ModeSettings):
     """A non-replica holder that has not served a key for this long lets its
     subscription lapse at the next push and fetches afresh when next asked;
     0: subscriptions never lapse (every node that held a key stays subscribed)."""
+    cache_on_first_read: bool = False
+    """False (default): a non-replica keeps a fetched copy (and subscribes) only when it
+    served the key once already within `lease_ms`, so a key asked for once is answered
+    and not cached; True: every fetched copy is kept."""
 
 
 class WeakMode(LocalLocks):
@@ -177,8 +195,10 @@ class WeakMode(LocalLocks):
         self.n = world.replication
         self.durable = world.durable
         nodes = world.nodes
-        lease = (settings or WeakSettings()).lease_ms
+        settings = settings or WeakSettings()
+        lease = settings.lease_ms
         self.lease_ms = lease if lease > 0 else float("inf")
+        self.cache_on_first_read = settings.cache_on_first_read
         # store[node][key] = (stamp, value)
         self.store: list[dict[Key, tuple[Stamp, Value]]] = [{} for _ in range(nodes)]
         # subscribers[node][key] = {non-replica node: its subscription epoch}, for the
@@ -191,10 +211,10 @@ class WeakMode(LocalLocks):
         self._last_epoch = 0
         self.lapses = 0
         self.pending_fetch: list[dict[Key, list[Reply]]] = [{} for _ in range(nodes)]
-        # fetching[node][key] = (generation, attempt) of the fetch whose retry timer is
+        # fetching[node][key] = (generation, attempt, keep) of the fetch whose retry timer is
         # live; generations are never reused, so a timer from before a crash or a
         # reply is stale whatever was cleared since (STYLE.md §5)
-        self.fetching: list[dict[Key, tuple[int, int]]] = [{} for _ in range(nodes)]
+        self.fetching: list[dict[Key, tuple[int, int, bool]]] = [{} for _ in range(nodes)]
         self._last_generation = 0
         # source[node][key] = the replica a non-replica holder is subscribed at (the
         # one that answered its fetch, or its designated replica): its pushes' `via`
@@ -219,15 +239,23 @@ class WeakMode(LocalLocks):
             self._apply(node, key, _LOADED, value)
 
     def read(self, node: int, key: Key, reply: Reply) -> None:
-        """Answer from the home node's copy; fetch it first if the node holds none."""
-        self.served_at[node][key] = self.world.now
+        """Answer from the home node's copy; fetch it first if the node holds none.
+
+        The fetched copy is kept (and subscribed) only if the node served the key
+        within the last `lease_ms` too: a key asked for once is answered and not cached.
+        """
+        now = self.world.now
+        served = self.served_at[node]
+        last = served.get(key, _NEVER)
+        served[key] = now
         entry = self.store[node].get(key)
         if entry is None and node not in self.ring.preference_list(key, self.n):
             self.pending_fetch[node].setdefault(key, []).append(reply)
             if key not in self.fetching[node]:
                 # The first asker fetches; so does a later one once a round of retries
                 # ran out unanswered (a cut dropped them: nothing else would retry).
-                self._fetch(node, key, 0)
+                keep = self.cache_on_first_read or now - last <= self.lease_ms
+                self._fetch(node, key, 0, keep)
             return
         reply(self._read_result(entry))
 
@@ -392,14 +420,15 @@ class WeakMode(LocalLocks):
             if not subs:
                 del self.subscribers[dst][msg.key]
 
-    def _fetch(self, node: int, key: Key, attempt: int) -> None:
-        """Ask the `attempt`-th replica after `node`'s designated one, and arm the retry."""
+    def _fetch(self, node: int, key: Key, attempt: int, keep: bool) -> None:
+        """Ask the `attempt`-th replica after `node`'s designated one, and arm the retry;
+        `keep`: the node will keep the copy (and the replica subscribes it)."""
         replicas = self.ring.preference_list(key, self.n)
         replica = replicas[(node + attempt) % len(replicas)]
         self._last_generation += 1
         generation = self._last_generation
-        self.fetching[node][key] = (generation, attempt)
-        self.net.send(node, replica, Fetch(key, self.epochs[node].get(key, 0)))
+        self.fetching[node][key] = (generation, attempt, keep)
+        self.net.send(node, replica, Fetch(key, self.epochs[node].get(key, 0), keep))
         self.world.env.call_later(FETCH_RETRY_MS, self._fetch_timeout, node, key, generation)
 
     def _fetch_timeout(self, node: int, key: Key, generation: int) -> None:
@@ -418,19 +447,23 @@ class WeakMode(LocalLocks):
         ):
             del self.fetching[node][key]
             return
-        self._fetch(node, key, attempt)
+        self._fetch(node, key, attempt, current[2])
 
     def _on_fetch(self, src: int, dst: int, msg: Fetch) -> None:
-        self._subscribe(dst, msg.key, src, msg.epoch)
+        if msg.keep:
+            self._subscribe(dst, msg.key, src, msg.epoch)
         entry = self.store[dst].get(msg.key)
         stamp, value = entry if entry is not None else (_ZERO, None)
-        self.net.send(dst, src, FetchReply(msg.key, stamp, value, msg.epoch))
+        self.net.send(dst, src, FetchReply(msg.key, stamp, value, msg.epoch, msg.keep))
 
     def _on_fetch_reply(self, src: int, dst: int, msg: FetchReply) -> None:
         if msg.epoch != self.epochs[dst].get(msg.key, 0):
             # Asked before a lapse (a reply slower than the lease): the replica may no
             # longer push to this node, so its value must not become a served copy. A
             # reader still waiting is answered by the next fetch (FETCH_RETRY_MS).
+            return
+        if not msg.keep:
+            self._answer_uncached(dst, msg)
             return
         if msg.value is not None:
             self._apply(dst, msg.key, msg.stamp, msg.value)
@@ -445,6 +478,20 @@ class WeakMode(LocalLocks):
         self.source[dst][msg.key] = src
         self.served_at[dst][msg.key] = self.world.now  # the lease runs from the answer
         result = self._read_result(self.store[dst].get(msg.key))
+        for reply in waiting:
+            reply(result)
+
+    def _answer_uncached(self, node: int, msg: FetchReply) -> None:
+        """A copy fetched for one read: answer the waiting readers, keep nothing (unless
+        the node came to hold the key meanwhile, by a write of its own: the later wins)."""
+        waiting = self.pending_fetch[node].pop(msg.key, None)
+        self.fetching[node].pop(msg.key, None)  # its retry timer is stale now
+        if not waiting:
+            return
+        entry = self.store[node].get(msg.key)
+        if msg.value is not None and (entry is None or entry[0] < msg.stamp):
+            entry = (msg.stamp, msg.value)
+        result = self._read_result(entry)
         for reply in waiting:
             reply(result)
 

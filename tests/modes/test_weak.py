@@ -89,7 +89,7 @@ def test_conditional_write_checks_the_local_version_only() -> None:
 
 def test_non_replica_home_fetches_then_subscribes() -> None:
     world = build_world(nodes=6)
-    mode = weak(world)
+    mode = weak(world, cache_on_first_read=True)
     key = "k"
     replicas = world.ring.preference_list(key, 3)
     outsider = next(n for n in range(6) if n not in replicas)
@@ -126,7 +126,7 @@ def _fan_out_after_lapse(nodes: int, lease_ms: float) -> dict[str, object]:
     subscriber once: the quiet ones lapse on it. Returns what the second write sent.
     """
     world = build_world(nodes=nodes)
-    mode = weak(world, lease_ms=lease_ms)
+    mode = weak(world, cache_on_first_read=True, lease_ms=lease_ms)
     key = "k"
     replicas = world.ring.preference_list(key, 3)
     others = [n for n in range(nodes) if n not in replicas]
@@ -175,7 +175,7 @@ def test_lease_zero_keeps_every_subscriber_as_before() -> None:
 
 def test_a_lapsed_subscriber_serves_from_a_fresh_fetch() -> None:
     world = build_world(nodes=8)
-    mode = weak(world, lease_ms=500.0)
+    mode = weak(world, cache_on_first_read=True, lease_ms=500.0)
     key = "k"
     replicas = world.ring.preference_list(key, 3)
     sub = next(n for n in range(8) if n not in replicas)
@@ -213,7 +213,7 @@ def _world_with_slow(kind: str, latency_ms: float, nodes: int = 8) -> World:
 def test_an_unsubscribe_overtaken_by_a_later_fetch_ends_nothing_new() -> None:
     # The Unsubscribe (an "ack") takes 50 ms; the Fetch sent 1 ms after it, 5 ms.
     world = _world_with_slow("ack", 50.0)
-    mode = weak(world, lease_ms=500.0)
+    mode = weak(world, cache_on_first_read=True, lease_ms=500.0)
     key = "k"
     replicas = world.ring.preference_list(key, 3)
     sub = next(n for n in range(8) if n not in replicas)
@@ -236,7 +236,7 @@ def test_a_fetch_reply_slower_than_the_lease_does_not_become_a_copy() -> None:
     # through every replica; idle for longer than the lease, it unsubscribes from
     # all three. The late reply would be a copy that nobody pushes to any more.
     world = _world_with_slow("response", 3000.0)
-    mode = weak(world, lease_ms=500.0)
+    mode = weak(world, cache_on_first_read=True, lease_ms=500.0)
     key = "k"
     replicas = world.ring.preference_list(key, 3)
     sub, writer = [n for n in range(8) if n not in replicas][:2]
@@ -325,7 +325,7 @@ def _subscribed_at(mode: WeakMode, node: int, key: str) -> list[int]:
 
 def test_a_cold_read_sends_one_fetch_to_its_designated_replica() -> None:
     world = build_world(nodes=10)
-    mode = weak(world)
+    mode = weak(world, cache_on_first_read=True)
     key = "k"
     replicas = world.ring.preference_list(key, 3)
     others = [n for n in range(10) if n not in replicas]
@@ -342,7 +342,7 @@ def test_a_cold_read_sends_one_fetch_to_its_designated_replica() -> None:
 @pytest.mark.parametrize("fault", ["cut", "down"])
 def test_a_speculative_retry_reaches_the_next_replica(fault: str) -> None:
     world = build_world(nodes=10)
-    mode = weak(world)
+    mode = weak(world, cache_on_first_read=True)
     key = "k"
     replicas = world.ring.preference_list(key, 3)
     sub = next(n for n in range(10) if n not in replicas)
@@ -389,7 +389,7 @@ def test_retries_ask_each_replica_once_then_wait_for_the_next_read() -> None:
 
 def test_a_write_at_another_replica_reaches_a_subscriber_through_its_source() -> None:
     world = build_world(nodes=10)
-    mode = weak(world)
+    mode = weak(world, cache_on_first_read=True)
     key = "k"
     replicas = world.ring.preference_list(key, 3)
     sub = next(n for n in range(10) if n not in replicas)
@@ -407,7 +407,7 @@ def test_a_write_at_another_replica_reaches_a_subscriber_through_its_source() ->
 
 def test_a_subscribers_write_reaches_every_other_subscriber_once() -> None:
     world = build_world(nodes=12)
-    mode = weak(world)
+    mode = weak(world, cache_on_first_read=True)
     key = "k"
     replicas = world.ring.preference_list(key, 3)
     subs = [n for n in range(12) if n not in replicas]
@@ -441,3 +441,55 @@ def test_a_write_without_a_fetch_subscribes_at_the_designated_replica_only() -> 
     mode.write(replicas[2], key, "v2", None, False, lambda r: None)
     world.env.run(until=200)
     assert mode.store[writer][key][1] == "v2"
+
+
+def test_a_key_read_once_is_answered_and_not_cached() -> None:
+    """Second-hit admission: only a node that served the key within `lease_ms` keeps it."""
+    world = build_world(nodes=10)
+    mode = weak(world, lease_ms=500.0)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    node = next(n for n in range(10) if n not in replicas)
+    mode.load(key, "v0")
+    first = call(world.env, lambda r: mode.read(node, key, r))
+    world.env.run(until=50)
+    assert first[0].siblings == ("v0",)  # answered from one replica...
+    assert key not in mode.store[node] and _subscribed_at(mode, node, key) == []  # ...not kept
+    mode.write(replicas[0], key, "v1", None, False, lambda r: None)
+    world.env.run(until=100)
+    assert _sent(world, "write") == 2  # to the other two replicas only: no push to `node`
+    second = call(world.env, lambda r: mode.read(node, key, r))  # 100 ms after the first
+    world.env.run(until=150)
+    assert second[0].siblings == ("v1",)
+    assert mode.store[node][key][1] == "v1"  # kept now, and subscribed at its source
+    assert _subscribed_at(mode, node, key) == [replicas[node % 3]]
+    assert _sent(world, "read") == 2
+
+
+def test_a_read_after_a_lease_of_silence_is_a_first_read_again() -> None:
+    world = build_world(nodes=10)
+    mode = weak(world, lease_ms=500.0)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    node = next(n for n in range(10) if n not in replicas)
+    mode.load(key, "v0")
+    call(world.env, lambda r: mode.read(node, key, r))
+    world.env.run(until=700)
+    late = call(world.env, lambda r: mode.read(node, key, r))  # 700 ms later: > lease_ms
+    world.env.run(until=800)
+    assert late[0].siblings == ("v0",)
+    assert key not in mode.store[node] and _subscribed_at(mode, node, key) == []
+
+
+def test_lease_zero_caches_on_the_first_read() -> None:
+    """`lease_ms = 0` (subscriptions never lapse) keeps every fetched copy, as before leases."""
+    world = build_world(nodes=10)
+    mode = weak(world, lease_ms=0.0)
+    key = "k"
+    replicas = world.ring.preference_list(key, 3)
+    node = next(n for n in range(10) if n not in replicas)
+    mode.load(key, "v0")
+    call(world.env, lambda r: mode.read(node, key, r))
+    world.env.run(until=50)
+    assert mode.store[node][key][1] == "v0"
+    assert _subscribed_at(mode, node, key) == [replicas[node % 3]]
