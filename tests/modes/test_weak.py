@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -323,13 +324,18 @@ def _subscribed_at(mode: WeakMode, node: int, key: str) -> list[int]:
     return [r for r in replicas if node in mode.subscribers[r].get(key, {})]
 
 
+def _loaded(nodes: int, **settings: Any) -> tuple[World, WeakMode, list[int], list[int]]:
+    """`nodes` nodes, key "k" loaded as "v0" on its replicas; the replicas and the others."""
+    world = build_world(nodes=nodes)
+    mode = weak(world, **settings)
+    replicas = list(world.ring.preference_list("k", 3))
+    mode.load("k", "v0")
+    return world, mode, replicas, [n for n in range(nodes) if n not in replicas]
+
+
 def test_a_cold_read_sends_one_fetch_to_its_designated_replica() -> None:
-    world = build_world(nodes=10)
-    mode = weak(world, cache_on_first_read=True)
+    world, mode, replicas, others = _loaded(10, cache_on_first_read=True)
     key = "k"
-    replicas = world.ring.preference_list(key, 3)
-    others = [n for n in range(10) if n not in replicas]
-    mode.load(key, "v0")
     boxes = {n: call(world.env, lambda r, n=n: mode.read(n, key, r)) for n in others}
     world.env.run(until=500)  # long past FETCH_RETRY_MS: no retry fired
     assert all(box[0].siblings == ("v0",) for box in boxes.values())
@@ -341,14 +347,10 @@ def test_a_cold_read_sends_one_fetch_to_its_designated_replica() -> None:
 
 @pytest.mark.parametrize("fault", ["cut", "down"])
 def test_a_speculative_retry_reaches_the_next_replica(fault: str) -> None:
-    world = build_world(nodes=10)
-    mode = weak(world, cache_on_first_read=True)
+    world, mode, replicas, (sub, *_) = _loaded(10, cache_on_first_read=True)
     key = "k"
-    replicas = world.ring.preference_list(key, 3)
-    sub = next(n for n in range(10) if n not in replicas)
     first = mode.designated_replica(sub, key)
     second = replicas[(replicas.index(first) + 1) % 3]
-    mode.load(key, "v0")
     if fault == "cut":
         world.links.add_cut(lambda src, dst: {src, dst} == {sub, first})
     else:
@@ -369,12 +371,8 @@ def test_a_speculative_retry_reaches_the_next_replica(fault: str) -> None:
 
 
 def test_retries_ask_each_replica_once_then_wait_for_the_next_read() -> None:
-    world = build_world(nodes=10)
-    mode = weak(world)
+    world, mode, _, (sub, *_) = _loaded(10)
     key = "k"
-    replicas = world.ring.preference_list(key, 3)
-    sub = next(n for n in range(10) if n not in replicas)
-    mode.load(key, "v0")
     cut = lambda src, dst: sub in (src, dst)  # noqa: E731
     world.links.add_cut(cut)
     box = call(world.env, lambda r: mode.read(sub, key, r))
@@ -388,14 +386,10 @@ def test_retries_ask_each_replica_once_then_wait_for_the_next_read() -> None:
 
 
 def test_a_write_at_another_replica_reaches_a_subscriber_through_its_source() -> None:
-    world = build_world(nodes=10)
-    mode = weak(world, cache_on_first_read=True)
+    world, mode, replicas, (sub, *_) = _loaded(10, cache_on_first_read=True)
     key = "k"
-    replicas = world.ring.preference_list(key, 3)
-    sub = next(n for n in range(10) if n not in replicas)
     source = mode.designated_replica(sub, key)
     writer = next(r for r in replicas if r != source)
-    mode.load(key, "v0")
     call(world.env, lambda r: mode.read(sub, key, r))
     world.env.run(until=100)
     sent = _count_sends(world)
@@ -406,12 +400,8 @@ def test_a_write_at_another_replica_reaches_a_subscriber_through_its_source() ->
 
 
 def test_a_subscribers_write_reaches_every_other_subscriber_once() -> None:
-    world = build_world(nodes=12)
-    mode = weak(world, cache_on_first_read=True)
+    world, mode, replicas, subs = _loaded(12, cache_on_first_read=True)
     key = "k"
-    replicas = world.ring.preference_list(key, 3)
-    subs = [n for n in range(12) if n not in replicas]
-    mode.load(key, "v0")
     for node in subs:
         call(world.env, lambda r, n=node: mode.read(n, key, r))
     world.env.run(until=100)
@@ -445,51 +435,36 @@ def test_a_write_without_a_fetch_subscribes_at_the_designated_replica_only() -> 
 
 def test_a_key_read_once_is_answered_and_not_cached() -> None:
     """Second-hit admission: only a node that served the key within `lease_ms` keeps it."""
-    world = build_world(nodes=10)
-    mode = weak(world, lease_ms=500.0)
-    key = "k"
-    replicas = world.ring.preference_list(key, 3)
-    node = next(n for n in range(10) if n not in replicas)
-    mode.load(key, "v0")
-    first = call(world.env, lambda r: mode.read(node, key, r))
+    world, mode, replicas, (node, *_) = _loaded(10, lease_ms=500.0)
+    first = call(world.env, lambda r: mode.read(node, "k", r))
     world.env.run(until=50)
     assert first[0].siblings == ("v0",)  # answered from one replica...
-    assert key not in mode.store[node] and _subscribed_at(mode, node, key) == []  # ...not kept
-    mode.write(replicas[0], key, "v1", None, False, lambda r: None)
+    assert "k" not in mode.store[node] and _subscribed_at(mode, node, "k") == []  # ...not kept
+    mode.write(replicas[0], "k", "v1", None, False, lambda r: None)
     world.env.run(until=100)
     assert _sent(world, "write") == 2  # to the other two replicas only: no push to `node`
-    second = call(world.env, lambda r: mode.read(node, key, r))  # 100 ms after the first
+    second = call(world.env, lambda r: mode.read(node, "k", r))  # 100 ms after the first
     world.env.run(until=150)
     assert second[0].siblings == ("v1",)
-    assert mode.store[node][key][1] == "v1"  # kept now, and subscribed at its source
-    assert _subscribed_at(mode, node, key) == [replicas[node % 3]]
+    assert mode.store[node]["k"][1] == "v1"  # kept now, and subscribed at its source
+    assert _subscribed_at(mode, node, "k") == [replicas[node % 3]]
     assert _sent(world, "read") == 2
 
 
 def test_a_read_after_a_lease_of_silence_is_a_first_read_again() -> None:
-    world = build_world(nodes=10)
-    mode = weak(world, lease_ms=500.0)
-    key = "k"
-    replicas = world.ring.preference_list(key, 3)
-    node = next(n for n in range(10) if n not in replicas)
-    mode.load(key, "v0")
-    call(world.env, lambda r: mode.read(node, key, r))
+    world, mode, _, (node, *_) = _loaded(10, lease_ms=500.0)
+    call(world.env, lambda r: mode.read(node, "k", r))
     world.env.run(until=700)
-    late = call(world.env, lambda r: mode.read(node, key, r))  # 700 ms later: > lease_ms
+    late = call(world.env, lambda r: mode.read(node, "k", r))  # 700 ms later: > lease_ms
     world.env.run(until=800)
     assert late[0].siblings == ("v0",)
-    assert key not in mode.store[node] and _subscribed_at(mode, node, key) == []
+    assert "k" not in mode.store[node] and _subscribed_at(mode, node, "k") == []
 
 
 def test_lease_zero_caches_on_the_first_read() -> None:
     """`lease_ms = 0` (subscriptions never lapse) keeps every fetched copy, as before leases."""
-    world = build_world(nodes=10)
-    mode = weak(world, lease_ms=0.0)
-    key = "k"
-    replicas = world.ring.preference_list(key, 3)
-    node = next(n for n in range(10) if n not in replicas)
-    mode.load(key, "v0")
-    call(world.env, lambda r: mode.read(node, key, r))
+    world, mode, replicas, (node, *_) = _loaded(10, lease_ms=0.0)
+    call(world.env, lambda r: mode.read(node, "k", r))
     world.env.run(until=50)
-    assert mode.store[node][key][1] == "v0"
-    assert _subscribed_at(mode, node, key) == [replicas[node % 3]]
+    assert mode.store[node]["k"][1] == "v0"
+    assert _subscribed_at(mode, node, "k") == [replicas[node % 3]]
