@@ -70,6 +70,7 @@ is not dropped: weak mode has no other path that would bring it to them.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -96,6 +97,7 @@ Stamp = tuple[float, int]
 _ZERO: Stamp = (float("-inf"), -1)  # "no copy" in a FetchReply
 _LOADED: Stamp = (-1.0e15, -1)  # the initial data: older than any write, JSON-safe
 _NEVER = float("-inf")
+_RETRYING = -1.0  # the retry timer's mark while it runs
 FETCH_RETRY_MS = 100.0
 """A node whose fetch got no reply this long while readers wait asks the next replica
 (a timer); after asking all N in turn it waits for the next read to start again."""
@@ -216,6 +218,10 @@ class WeakMode(LocalLocks):
         # reply is stale whatever was cleared since (STYLE.md §5)
         self.fetching: list[dict[Key, tuple[int, int, bool]]] = [{} for _ in range(nodes)]
         self._last_generation = 0
+        # Every fetch's retry time, in the order fetched (so in due order: one delay for
+        # all), behind one timer for the mode, armed for the first live entry.
+        self._due: deque[tuple[float, int, Key, int]] = deque()
+        self._retry_timer_at: float | None = None
         # source[node][key] = the replica a non-replica holder is subscribed at (the
         # one that answered its fetch, or its designated replica): its pushes' `via`
         self.source: list[dict[Key, int]] = [{} for _ in range(nodes)]
@@ -429,18 +435,48 @@ class WeakMode(LocalLocks):
         generation = self._last_generation
         self.fetching[node][key] = (generation, attempt, keep)
         self.net.send(node, replica, Fetch(key, self.epochs[node].get(key, 0), keep))
-        self.world.env.call_later(FETCH_RETRY_MS, self._fetch_timeout, node, key, generation)
+        due = self.world.now + FETCH_RETRY_MS
+        self._due.append((due, node, key, generation))
+        if self._retry_timer_at is None:
+            self._arm_retries(due)
 
-    def _fetch_timeout(self, node: int, key: Key, generation: int) -> None:
+    def _arm_retries(self, at: float) -> None:
+        self._retry_timer_at = at
+        self.world.env.call_at(at, self._retry_due, at)
+
+    def _retry_due(self, armed_at: float) -> None:
+        """The retry timer: retry every live fetch now due, re-arm for the next live one.
+
+        One timer for all fetches, not one each (a fetch is nearly always answered
+        long before its retry: at 1,000 nodes that was a heap entry per cold read).
+        Entries whose fetch was answered, crashed or superseded are dropped as met.
+        """
+        if armed_at != self._retry_timer_at:
+            return
+        self._retry_timer_at = _RETRYING  # a retry's own fetch must not arm a timer
+        now = self.world.now
+        due = self._due
+        fetching = self.fetching
+        while due:
+            at, node, key, generation = due[0]
+            current = fetching[node].get(key)
+            if current is None or current[0] != generation:
+                due.popleft()  # answered, crashed or superseded: no retry
+                continue
+            if at > now:
+                self._arm_retries(at)
+                return
+            due.popleft()
+            self._fetch_timeout(node, key, current)
+        self._retry_timer_at = None
+
+    def _fetch_timeout(self, node: int, key: Key, current: tuple[int, int, bool]) -> None:
         """No reply within FETCH_RETRY_MS: speculative retry at the next replica.
 
-        Cassandra's rapid read protection. Dropped if stale (answered, crashed, or
-        superseded); after all N were asked the round ends, and the next read
-        starts another, so a node cut off from every replica does not tick forever.
+        Cassandra's rapid read protection. After all N were asked the round ends,
+        and the next read starts another, so a node cut off from every replica does
+        not tick forever.
         """
-        current = self.fetching[node].get(key)
-        if current is None or current[0] != generation:
-            return
         attempt = current[1] + 1
         if not self.pending_fetch[node].get(key) or attempt >= len(
             self.ring.preference_list(key, self.n)

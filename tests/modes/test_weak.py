@@ -468,3 +468,14 @@ def test_lease_zero_caches_on_the_first_read() -> None:
     world.env.run(until=50)
     assert mode.store[node]["k"][1] == "v0"
     assert _subscribed_at(mode, node, "k") == [replicas[node % 3]]
+
+
+def test_fetches_in_flight_share_one_retry_timer() -> None:
+    """One timer for every fetch's retry, armed for the first one due (not one each)."""
+    world, mode, _, others = _loaded(40)
+    for node in others:
+        call(world.env, lambda r, n=node: mode.read(n, "k", r))
+    timers = [c for c in world.env.scheduled() if getattr(c, "fn", None) == mode._retry_due]
+    assert len(others) > 30 and len(timers) == 1
+    world.env.run(until=1000)
+    assert _sent(world, "read") == len(others)  # all answered in time: no retry
