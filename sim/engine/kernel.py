@@ -69,6 +69,17 @@ class Engine(simpy.Environment):
         call.args = args
         heappush(self._queue, (time_ms, NORMAL, next(self._eid), call))
 
+    def sleep(self, delay_ms: float) -> Pending:
+        """What `timeout(delay_ms)` is (an event that succeeds `delay_ms` on, with one heap
+        entry), at two thirds of its cost: a customer's think time between page views."""
+        if delay_ms < 0:
+            raise InvariantError(f"negative delay {delay_ms}")
+        event = Pending(self)
+        event._ok = True
+        event._value = None
+        heappush(self._queue, (self._now + delay_ms, NORMAL, next(self._eid), event))
+        return event
+
     def bare_scheduler(self) -> Callable[[float, Any], None]:
         """`schedule(delay_ms, obj)`: put a bare object (see `Bare`) on the heap `delay_ms` on.
 
@@ -111,8 +122,7 @@ class _Call(Bare):
 class Pending(simpy.Event):
     """An event a process waits on, made at a third of `Event`'s cost (one per client request)."""
 
-    def __init__(self, env: simpy.Environment) -> None:
-        simpy.Event.__init__(self, env)  # not super(): cheaper, on the hot path
+    __init__ = simpy.Event.__init__  # (self, env): no frame of its own, on the hot path
 
     def fire(self, value: Any) -> None:
         """Trigger with `value` and run the waiters now, as `Environment.step` would.

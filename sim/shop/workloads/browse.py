@@ -60,7 +60,7 @@ class Browse(Arrivals):
         for i in range(self.settings.reads_per_customer):
             yield from shop.view(client, picks[i], timeout_ms)
             if think_ms:
-                yield env.timeout(think_ms * draw())
+                yield env.sleep(think_ms * draw())
         if buys:
             yield from shop.order(
                 client, customer, picks[-1], 0, self.config.units_per_order, timeout_ms
