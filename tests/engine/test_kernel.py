@@ -73,3 +73,27 @@ def test_a_pending_event_is_a_simpy_event_a_process_can_wait_on() -> None:
     env.call_later(2.0, pending.succeed, "answer")
     env.run()
     assert got == ["answer"]
+
+
+def test_sleep_is_a_timeout_in_order_and_time() -> None:
+    """`sleep` and `timeout` wake their processes at the same times, in the same order."""
+
+    def wakes(pause) -> list[tuple[str, float, object]]:
+        env = Engine()
+        seen: list[tuple[str, float, object]] = []
+
+        def sleeper(name: str, delays: list[float]):
+            for delay in delays:
+                value = yield pause(env, delay)
+                seen.append((name, env.now, value))
+
+        env.process(sleeper("a", [5.0, 0.0, 2.5]))
+        env.process(sleeper("b", [2.5, 2.5, 2.5]))
+        env.run()
+        return seen
+
+    slept = wakes(lambda env, delay: env.sleep(delay))
+    assert slept == wakes(lambda env, delay: env.timeout(delay))
+    assert [t for _, t, _ in slept] == [2.5, 5.0, 5.0, 5.0, 7.5, 7.5]
+    with pytest.raises(InvariantError):
+        Engine().sleep(-1.0)
