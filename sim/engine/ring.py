@@ -23,7 +23,7 @@ def position(label: str) -> int:
     return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "big")
 
 
-def _points(node: int, suffixes: Sequence[bytes]) -> list[int]:
+def _points(node: int, suffixes: Sequence[bytes]) -> np.ndarray:
     """`position` of each of the node's labels `"{node}#{v}"` (`suffixes`: each `v` as
     bytes), read as one big-endian array. The same values at half the cost (a ring of
     1,000 nodes hashes 64,000 labels): the hash of the label's common prefix is
@@ -35,7 +35,7 @@ def _points(node: int, suffixes: Sequence[bytes]) -> list[int]:
         label = copy()
         label.update(suffix)
         digests.append(label.digest())
-    return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64).tolist()
+    return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
 
 
 class Ring:
@@ -63,21 +63,20 @@ class Ring:
         self._build({n: _points(n, suffixes) for n in ids}, virtual_nodes)
 
     @classmethod
-    def _from_points(cls, node_points: dict[int, list[int]], virtual_nodes: int) -> Ring:
+    def _from_points(cls, node_points: dict[int, np.ndarray], virtual_nodes: int) -> Ring:
         ring = cls.__new__(cls)
         ring._build(node_points, virtual_nodes)
         return ring
 
-    def _build(self, node_points: dict[int, list[int]], virtual_nodes: int) -> None:
+    def _build(self, node_points: dict[int, np.ndarray], virtual_nodes: int) -> None:
         self.virtual_nodes = virtual_nodes
         self.nodes: tuple[int, ...] = tuple(sorted(node_points))
         self._node_points = node_points  # per node, so a new ring reuses the hashes
-        count = len(node_points) * virtual_nodes
-        positions = np.empty(count, dtype=np.uint64)
-        owners = np.empty(count, dtype=np.int64)
-        for i, (node, points) in enumerate(node_points.items()):
-            positions[i * virtual_nodes : (i + 1) * virtual_nodes] = points
-            owners[i * virtual_nodes : (i + 1) * virtual_nodes] = node
+        if node_points:
+            positions = np.concatenate(list(node_points.values()))
+        else:
+            positions = np.empty(0, dtype=np.uint64)
+        owners = np.repeat(np.fromiter(node_points, dtype=np.int64), virtual_nodes)
         order = np.lexsort((owners, positions))  # by position, ties by node id
         # Python lists: bisect and indexing on them beat numpy scalars one at a time.
         self._positions: list[int] = positions[order].tolist()

@@ -162,4 +162,4 @@ def test_a_nodes_points_are_the_positions_of_its_labels() -> None:
 
     suffixes = [str(v).encode() for v in range(64)]
     for node in (0, 1, 7, 999):
-        assert _points(node, suffixes) == [position(f"{node}#{v}") for v in range(64)]
+        assert _points(node, suffixes).tolist() == [position(f"{node}#{v}") for v in range(64)]
