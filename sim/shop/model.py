@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -107,9 +107,13 @@ class Reservation:
         """Whether these units are taken: not cancelled, not released, not a hold expired by now."""
         if self.cancelled or self.state == RELEASED:
             return False
-        if self.state == HELD and now_ms is not None and self.hold_until_ms is not None:
-            return self.hold_until_ms > now_ms
+        if now_ms is not None and self.lapses():
+            return self.hold_until_ms > now_ms  # type: ignore[operator]
         return True
+
+    def lapses(self) -> bool:
+        """A hold with an expiry: whether it takes stock depends on the time."""
+        return self.state == HELD and self.hold_until_ms is not None
 
     def expired(self, now_ms: float) -> bool:
         """A hold whose expiry has passed (the next writer releases it)."""
@@ -137,17 +141,35 @@ class ProductRow:
     attrs: tuple[tuple[str, Any], ...] = ()
     parents: tuple[str, ...] = ()
     ledger: Ledger = EMPTY
+    taken: tuple[int, tuple[tuple[float, int], ...]] = field(init=False, repr=False, compare=False)
+    """What the listed reservations take: the units whatever the time, and the (expiry,
+    units) of the holds that lapse. Counted once when the row is made: every page view
+    asks a row its availability."""
+
+    def __post_init__(self) -> None:
+        steady = 0
+        lapsing = []
+        for r in self.reservations:
+            if not r.holds_stock():
+                continue
+            if r.lapses():
+                lapsing.append((r.hold_until_ms, r.units))
+            else:
+                steady += r.units
+        object.__setattr__(self, "taken", (steady, tuple(lapsing)))
 
     @property
     def reserved(self) -> int:
         """Units taken by reservations that hold stock (holds counted whatever their expiry)."""
-        listed = sum(r.units for r in self.reservations if r.holds_stock())
-        return self.ledger.held_units + listed
+        steady, lapsing = self.taken
+        return self.ledger.held_units + steady + sum(units for _, units in lapsing)
 
     def available(self, now_ms: float | None = None) -> int:
         """Units still for sale at `now_ms` (expired holds free; negative once oversold)."""
-        listed = sum(r.units for r in self.reservations if r.holds_stock(now_ms))
-        return self.inventory - self.ledger.held_units - listed
+        steady, lapsing = self.taken
+        if lapsing:
+            steady += sum(u for until, u in lapsing if now_ms is None or until > now_ms)
+        return self.inventory - self.ledger.held_units - steady
 
     def reservation(self, order_id: str, dot: Dot | None = None) -> Reservation | None:
         """The reservation of order `order_id`, listed or (given its dot) settled.

@@ -126,7 +126,8 @@ def _base(rows: Sequence[Any]) -> Any:
 
 def _descriptive(row: Any) -> tuple:
     skip = {"tag", "written_ms", "reservations", "orders", "parents", "ledger"}
-    return tuple(getattr(row, f.name) for f in dataclasses.fields(row) if f.name not in skip)
+    fields = dataclasses.fields(row)  # not the derived ones (init=False): counts, caches
+    return tuple(getattr(row, f.name) for f in fields if f.init and f.name not in skip)
 
 
 def _digest(row: Any) -> str:

@@ -35,7 +35,8 @@ BASE = ProductRow(
 
 
 def _fields(row: ProductRow) -> dict:
-    return {name: getattr(row, name) for name in row.__slots__}
+    """The row's fields as constructor arguments (not the derived ones)."""
+    return {f.name: getattr(row, f.name) for f in dataclasses.fields(row) if f.init}
 
 
 def ids(row: ProductRow) -> set[str]:
