@@ -8,7 +8,8 @@ run on 10 and on 1,000 nodes; the cost of a request is the wall time of the
 whole run (world, ring, load, simulation, history, metrics) divided by its
 shop requests. Prints, per mode, each size's median over the repeats, its
 messages delivered per request (the mode's own work: what makes a request
-dearer on a big cluster) and availability (which must stay 1.0 with no fault),
+dearer on a big cluster), availability (which must stay 1.0 with no fault) and
+stale reads (what a mode's way of serving a big cluster costs in freshness),
 and the ratio.
 
     python benchmarks/scale.py [--repeats 3] [--modes strong,weak,eventual]
@@ -76,9 +77,11 @@ def main() -> None:
         for nodes in SIZES:
             cost, m = cells[nodes]
             per_request = m["messages"]["delivered"] / m["requests"]
+            stale = m["stale_reads"]
             line += (
                 f" {nodes:>5} nodes {cost:6.3f} ms/request "
-                f"({per_request:4.1f} msgs/request, avail {m['availability']:.3f}) "
+                f"({per_request:4.1f} msgs/request, avail {m['availability']:.3f}, "
+                f"stale {stale:.3f}) "
             )
         ratio = cells[SIZES[1]][0] / cells[SIZES[0]][0]
         verdict = "met" if ratio <= TARGET else "MISSED"
