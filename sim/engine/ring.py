@@ -10,6 +10,7 @@ Points with equal positions (never seen in practice) are ordered by node id.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
@@ -38,6 +39,12 @@ def _points(node: int, suffixes: Sequence[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
 
 
+@functools.cache
+def _suffixes(virtual_nodes: int) -> tuple[bytes, ...]:
+    """The `v` of each label `"{node}#{v}"`, as bytes: the same for every node."""
+    return tuple(str(v).encode() for v in range(virtual_nodes))
+
+
 class Ring:
     """An immutable ring of nodes; `with_node` and `without_node` return new rings.
 
@@ -59,7 +66,7 @@ class Ring:
         ids = [int(n) for n in nodes]
         if len(set(ids)) != len(ids):
             raise ValueError(f"node ids must be distinct (got {sorted(ids)})")
-        suffixes = [str(v).encode() for v in range(virtual_nodes)]
+        suffixes = _suffixes(virtual_nodes)
         self._build({n: _points(n, suffixes) for n in ids}, virtual_nodes)
 
     @classmethod
@@ -166,7 +173,7 @@ class Ring:
         if node in self._node_points:
             raise ValueError(f"node {node} is already on the ring")
         points = dict(self._node_points)
-        points[node] = _points(node, [str(v).encode() for v in range(self.virtual_nodes)])
+        points[node] = _points(node, _suffixes(self.virtual_nodes))
         return Ring._from_points(points, self.virtual_nodes)
 
     def without_node(self, node: int) -> Ring:

@@ -498,34 +498,26 @@ class WeakMode(LocalLocks):
             # longer push to this node, so its value must not become a served copy. A
             # reader still waiting is answered by the next fetch (FETCH_RETRY_MS).
             return
-        if not msg.keep:
-            self._answer_uncached(dst, msg)
+        key = msg.key
+        if msg.keep and msg.value is not None:
+            self._apply(dst, key, msg.stamp, msg.value)
+        waiting = self.pending_fetch[dst].pop(key, None)
+        self.fetching[dst].pop(key, None)  # its retry timer is stale now
+        if msg.keep:
+            if not waiting:
+                # A later reply (an overlapping retry's) leaves the source as it was.
+                self.source[dst].setdefault(key, src)
+                return
+            # The replica that answered the readers is the source (a write made meanwhile
+            # named the designated one, which a cut may have kept its push from).
+            self.source[dst][key] = src
+            self.served_at[dst][key] = self.world.now  # the lease runs from the answer
+        elif not waiting:
             return
-        if msg.value is not None:
-            self._apply(dst, msg.key, msg.stamp, msg.value)
-        waiting = self.pending_fetch[dst].pop(msg.key, None)
-        self.fetching[dst].pop(msg.key, None)  # its retry timer is stale now
-        if not waiting:
-            # A later reply (an overlapping retry's) leaves the source as it was.
-            self.source[dst].setdefault(msg.key, src)
-            return
-        # The replica that answered the readers is the source (a write made meanwhile
-        # named the designated one, which a cut may have kept its push from).
-        self.source[dst][msg.key] = src
-        self.served_at[dst][msg.key] = self.world.now  # the lease runs from the answer
-        result = self._read_result(self.store[dst].get(msg.key))
-        for reply in waiting:
-            reply(result)
-
-    def _answer_uncached(self, node: int, msg: FetchReply) -> None:
-        """A copy fetched for one read: answer the waiting readers, keep nothing (unless
-        the node came to hold the key meanwhile, by a write of its own: the later wins)."""
-        waiting = self.pending_fetch[node].pop(msg.key, None)
-        self.fetching[node].pop(msg.key, None)  # its retry timer is stale now
-        if not waiting:
-            return
-        entry = self.store[node].get(msg.key)
-        if msg.value is not None and (entry is None or entry[0] < msg.stamp):
+        entry = self.store[dst].get(key)
+        if not msg.keep and msg.value is not None and (entry is None or entry[0] < msg.stamp):
+            # A copy fetched for this read only: it answers and is not kept (unless the
+            # node came to hold a later one meanwhile, by a write of its own).
             entry = (msg.stamp, msg.value)
         result = self._read_result(entry)
         for reply in waiting:
