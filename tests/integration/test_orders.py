@@ -371,3 +371,16 @@ def test_a_hot_products_row_lists_only_its_recent_reservations(mode: str) -> Non
     row = rows["product:0"]
     assert len(row.reservations) <= 20, reproduce(*overrides)
     assert settled(rows) >= 500, reproduce(*overrides)
+
+
+def test_a_saga_waits_for_a_hold_lost_with_its_only_node() -> None:
+    """The case that widened the eventual claim above (ci seed 246): N = 1, the node
+    holding order o2.0's acknowledged hold crashes without durable storage, the row
+    survives from a hint without it, and the finishing saga waits for it up to hold_ms."""
+    case = Path(__file__).parents[1] / "data" / "saga-waits-for-a-lost-hold.json"
+    scenario = Scenario.from_dict(json.loads(case.read_text()))
+    with final_rows() as rows:
+        result = run(scenario)
+    assert len(rows) == scenario.workload.products  # no row was wiped...
+    assert result.metrics["shop"]["sagas_pending"] == 1  # ...yet a saga still waits,
+    assert forgotten_writes(result.history, rows) > 0  # for a write the kept row lacks
