@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Generator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from sim.engine.kernel import Engine, Pending
+from sim.engine.kernel import Bare, Engine, Pending
 from sim.engine.network import LinkState
 from sim.history import FAIL, INFO, INVOKE, OK, History, Op
 from sim.modes.base import Mode, ReadResult, Status, TxnWrite, Value, Version, WriteResult
@@ -74,11 +74,10 @@ class _Pending(Pending):
     hop: Callable[[], float]
     """The client-node latency draw, set when the request crosses a hop (see `back`)."""
 
-    def __init__(self, env: Engine, deadline: float, timeout_result: Any) -> None:
-        Pending.__init__(self, env)
-        self.deadline = deadline
-        self.timeout_result = timeout_result
-        self.open = True  # neither answered nor timed out (cheaper than .triggered)
+    deadline: float
+    timeout_result: Any
+    open: bool
+    """Neither answered nor timed out (cheaper than `.triggered`)."""
 
     def reply(self, result: Any) -> None:
         """The mode's answer (ignored if the deadline already passed)."""
@@ -93,16 +92,34 @@ class _Pending(Pending):
             self.succeed(self.timeout_result)
 
     def back(self, result: Any) -> None:
-        """The mode's answer at the node: it reaches the client one hop (`self.hop`) later."""
-        delay = self.hop()  # drawn even if the deadline passed: the stream stays the same
-        if self.open:
-            self.env.call_later(delay, self._land, result)
+        """The mode's answer at the node: it reaches the client one hop (`self.hop`) later.
 
-    def _land(self, result: Any) -> None:
-        # The answer arrives: the client resumes now (one heap entry for hop and wake-up).
-        if self.open:
+        If it would land before the deadline, the client resumes when it lands, from
+        that one heap entry; if not, it is ignored, as it would be on landing: the
+        deadline passes first and times the request out.
+        """
+        delay = self.hop()  # drawn even if the deadline passed: the stream stays the same
+        env = self.env
+        if self.open and env.now + delay < self.deadline:
             self.open = False
-            self.fire(result)
+            env.succeed_later(self, delay, result)
+
+
+def _arrived(arrival: _Arrival) -> None:
+    """The request reached its node over the client hop; its answer takes the hop back."""
+    node, start, args, pending, links = arrival.payload
+    if node in links.down:
+        pending.back(pending.timeout_result.__class__(Status.FAIL, error=NODE_DOWN))
+    else:
+        start(node, *args, pending.back)
+
+
+class _Arrival(Bare):
+    """A request crossing the client hop: a bare heap entry (sim/engine/kernel.py) whose
+    callback is `_arrived` itself, one frame where a scheduled call takes two."""
+
+    callbacks: ClassVar[list[Callable[[Any], None]] | None] = [_arrived]
+    payload: tuple[int, Callable[..., None], tuple, _Pending, LinkState]
 
 
 class StoreClient:
@@ -199,13 +216,18 @@ class StoreClient:
         if node in self.links.down:
             return None
         env = self.env
-        pending = _Pending(env, deadline, timeout_result)
+        pending = _Pending(env)  # its fields set here: no __init__ frame of its own
+        pending.deadline = deadline
+        pending.timeout_result = timeout_result
+        pending.open = True
         hop = self.hop if self.hops is None else self.hops[node]
         if hop is None:
             start(node, *args, pending.reply)
         else:
             pending.hop = hop
-            env.call_later(hop(), self._arrive, node, start, args, pending)
+            arrival = _Arrival()
+            arrival.payload = (node, start, args, pending, self.links)
+            env.push(hop(), arrival)
         if pending.open:
             self._current = pending
             if self._timer_at is None or self._timer_at > deadline:
@@ -273,8 +295,13 @@ class StoreClient:
         status = result.status
         if status is _OK:
             error = None
-            if f == "read":
-                shown = siblings_token(result.siblings)
+            if f == "read":  # siblings_token, inlined for the usual single version
+                siblings = result.siblings
+                shown = (
+                    getattr(siblings[0], "tag", siblings[0])
+                    if len(siblings) == 1
+                    else siblings_token(siblings)
+                )
         else:
             error = result.error or status.value
             if f == "read":
@@ -284,15 +311,6 @@ class StoreClient:
             version = self.mode.export_version(version)
         record(new_op((self.process, _OUTCOME[status], f, key, shown, env.now, error, version)))
         return result
-
-    def _arrive(
-        self, node: int, start: Callable[..., None], args: tuple, pending: _Pending
-    ) -> None:
-        """The request reached `node` over the client hop; its answer takes the hop back."""
-        if node in self.links.down:
-            pending.back(pending.timeout_result.__class__(Status.FAIL, error=NODE_DOWN))
-        else:
-            start(node, *args, pending.back)
 
     def _lineage(self, value: Value) -> None:
         """Note what a value to be written was made from (values that say so: shop rows)."""

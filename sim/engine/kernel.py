@@ -2,7 +2,10 @@
 
 Modes, clients and workloads use SimPy only through this module's `Engine`
 (an `Environment` with the scheduling calls capsim's hot paths need) and
-`Pending`; nothing else in capsim names a SimPy private attribute. The
+`Pending`. One other place names a SimPy private attribute: `Network.send`,
+the hottest path, pushes its deliveries on the heap itself (`Engine.heap`,
+and `_now` for the time), two calls less per message than through
+`push`. The
 internals used here, and why, are listed in `INTERNALS`; `check_internals`
 verifies each against the installed SimPy and names the first that differs;
 every run checks once per process (`ensure_internals`) and
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from heapq import heappush
 from itertools import count
 from typing import Any, ClassVar
@@ -30,15 +33,16 @@ from simpy.events import NORMAL
 from sim.errors import InvariantError
 
 INTERNALS: dict[str, str] = {
-    "Environment._now": "the simulated time, read on the hot path without the `now` property",
+    "Environment._now": "the simulated time, read on the hot path without the `now` property "
+    "(here and in Network.send)",
     "Environment._queue": "the event heap of (time, priority, id, event) entries, pushed directly",
     "Environment._eid": "the itertools.count that orders entries of equal time and priority",
     "events.NORMAL": "the priority of ordinary events in those heap entries",
     "Environment.step": "pops an entry, swaps `event.callbacks` for None, calls each with the "
     "event, then reads `event._ok`: all a bare scheduled object needs",
     "Event.__init__(env)": "sets env and callbacks only, so `Pending` may call it directly",
-    "Event._ok/_value/callbacks": "what `Pending.fire` sets and runs as `step` would: a waiter "
-    "resumed from a heap callback without a second heap entry",
+    "Event._ok/_value": "what `sleep` and `succeed_later` set before pushing an event on the "
+    "heap themselves (a triggered event, as a Timeout is): its waiters resume from that entry",
 }
 """Every SimPy internal the engine relies on, with what it relies on it for."""
 
@@ -80,18 +84,29 @@ class Engine(simpy.Environment):
         heappush(self._queue, (self._now + delay_ms, NORMAL, next(self._eid), event))
         return event
 
-    def bare_scheduler(self) -> Callable[[float, Any], None]:
-        """`schedule(delay_ms, obj)`: put a bare object (see `Bare`) on the heap `delay_ms` on.
+    def succeed_later(self, event: Pending, delay_ms: float, value: Any) -> None:
+        """Trigger `event` with `value`, taking effect `delay_ms` from now: its waiters resume
+        then, from one heap entry (`succeed` would need a timer and a second entry).
 
-        The network's deliveries use it: it binds the heap and the counter once.
+        The event must be pending and triggered by nothing else meanwhile: it is on
+        the heap, already holding its value (as a `Timeout` is).
         """
-        queue = self._queue
-        eid = self._eid
+        if delay_ms < 0:
+            raise InvariantError(f"negative delay {delay_ms}")
+        event._ok = True
+        event._value = value
+        heappush(self._queue, (self._now + delay_ms, NORMAL, next(self._eid), event))
 
-        def schedule(delay_ms: float, obj: Any) -> None:
-            heappush(queue, (self._now + delay_ms, NORMAL, next(eid), obj))
+    def push(self, delay_ms: float, obj: Bare) -> None:
+        """Put a bare object (see `Bare`) on the heap `delay_ms` from now: SimPy's loop then
+        calls its class's callbacks with it (a client's request crossing its hop)."""
+        heappush(self._queue, (self._now + delay_ms, NORMAL, next(self._eid), obj))
 
-        return schedule
+    def heap(self) -> tuple[list[Any], Iterator[int]]:
+        """The event heap and its entry counter, for a sender that pushes bare objects itself
+        (`Network.send`): entries are `(time, NORMAL, next(counter), obj)` as `push` makes
+        them."""
+        return self._queue, self._eid
 
     def scheduled(self) -> list[Any]:
         """The objects waiting on the heap (to count messages still in flight at the end)."""
@@ -123,19 +138,6 @@ class Pending(simpy.Event):
     """An event a process waits on, made at a third of `Event`'s cost (one per client request)."""
 
     __init__ = simpy.Event.__init__  # (self, env): no frame of its own, on the hot path
-
-    def fire(self, value: Any) -> None:
-        """Trigger with `value` and run the waiters now, as `Environment.step` would.
-
-        For a callback the loop runs (a heap entry's, never from inside a mode's
-        handler): the waiter resumes at this instant without a second heap entry
-        for the event itself (`succeed` would schedule one at the same time).
-        """
-        self._ok = True
-        self._value = value
-        callbacks, self.callbacks = self.callbacks, None
-        for callback in callbacks:
-            callback(self)
 
 
 @functools.cache
@@ -173,7 +175,7 @@ def check_internals() -> None:
     engine = Engine()
     seen: list[Any] = []
     engine.call_later(5.0, lambda: seen.append(engine.now))
-    engine.bare_scheduler()(2.0, _probe_bare(seen, engine))
+    engine.push(2.0, _probe_bare(seen, engine))
     fired = Pending(engine)
 
     def waiter() -> Any:
@@ -181,7 +183,7 @@ def check_internals() -> None:
         seen.append(engine.now)
 
     engine.process(waiter())
-    engine.call_later(7.0, fired.fire, "fired")
+    engine.succeed_later(fired, 7.0, "fired")
     try:
         engine.run(until=10.0)
     except Exception as exc:  # any failure here means the loop is not the one relied on
@@ -190,7 +192,7 @@ def check_internals() -> None:
     if seen != [2.0, 5.0, "fired", 7.0] or not fired.processed:
         raise InvariantError(
             f"simpy {simpy.__version__}: Environment.step does not run bare heap entries "
-            f"(or a fired Pending's waiters) as capsim's engine expects (saw {seen}, "
+            f"(or a Pending triggered later's waiters) as capsim's engine expects (saw {seen}, "
             "expected [2.0, 5.0, 'fired', 7.0])"
         )
 

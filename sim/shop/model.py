@@ -33,6 +33,7 @@ Layouts (DESIGN.md, "The shop"):
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,7 @@ def lineage_of(row: Any) -> tuple[str, ...]:
     return tuple(row.parents) if row.tag.startswith(MERGE_TAG) else (row.tag,)
 
 
+@functools.cache  # a C-level call, no frame: every page view and order names its key
 def product_key(product: int) -> str:
     """Store key of product `product`."""
     return f"product:{product}"
