@@ -65,14 +65,22 @@ class Router:
         self.moves = 0
 
     def usable(self, node: int, home: int) -> bool:
-        """Whether `node` may serve a client homed on `home` now."""
+        """Whether `node` may serve a client homed on `home` now (`pick` inlines it once)."""
         if node in self.links.down or self.ejected_until[node] > self.env.now:
             return False
         return self.policy == "any" or node == home or not self.links.separated(home, node)
 
     def pick(self, current: int, home: int) -> int:
         """The node for the next request: the current one while usable, else home, else another."""
-        if self.policy == "home" or self.usable(current, home):
+        policy = self.policy
+        if policy == "home":
+            return current
+        links = self.links
+        if (  # usable(current, home), inlined: every request asks it
+            current not in links.down
+            and self.ejected_until[current] <= self.env.now
+            and (policy == "any" or current == home or not links.separated(home, current))
+        ):
             return current
         if self.usable(home, home):
             return home

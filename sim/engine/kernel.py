@@ -40,7 +40,8 @@ INTERNALS: dict[str, str] = {
     "events.NORMAL": "the priority of ordinary events in those heap entries",
     "Environment.step": "pops an entry, swaps `event.callbacks` for None, calls each with the "
     "event, then reads `event._ok`: all a bare scheduled object needs",
-    "Event.__init__(env)": "sets env and callbacks only, so `Pending` may call it directly",
+    "Event.__init__(env)": "sets env, callbacks and _value only, so `Pending` may call it "
+    "directly and `sleep` may set them itself",
     "Event._ok/_value": "what `sleep` and `succeed_later` set before pushing an event on the "
     "heap themselves (a triggered event, as a Timeout is): its waiters resume from that entry",
 }
@@ -78,7 +79,9 @@ class Engine(simpy.Environment):
         entry), at two thirds of its cost: a customer's think time between page views."""
         if delay_ms < 0:
             raise InvariantError(f"negative delay {delay_ms}")
-        event = Pending(self)
+        event = _new_pending()  # Event.__init__'s three fields set here: no frame
+        event.env = self
+        event.callbacks = []
         event._ok = True
         event._value = None
         heappush(self._queue, (self._now + delay_ms, NORMAL, next(self._eid), event))
@@ -138,6 +141,10 @@ class Pending(simpy.Event):
     """An event a process waits on, made at a third of `Event`'s cost (one per client request)."""
 
     __init__ = simpy.Event.__init__  # (self, env): no frame of its own, on the hot path
+
+
+_new_pending = functools.partial(object.__new__, Pending)
+"""An uninitialised Pending (C-level): `sleep` sets what `Event.__init__` would."""
 
 
 @functools.cache

@@ -130,7 +130,10 @@ class NodeStorage:
         per_owner[owner] = merge_siblings(per_owner.get(owner, ()), versions)
 
     def visible(self, key: str) -> Siblings:
-        """What this node answers a read with: owned, hinted and self-coordinated versions."""
+        """What this node answers a read with: owned, hinted and self-coordinated versions.
+
+        (`Coordinators._on_get` inlines the common case: nothing but owned data.)
+        """
         siblings = self.data.get(key, ())
         if not self.own and not self.hints:
             return siblings  # the common case: nothing but owned data

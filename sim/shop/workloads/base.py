@@ -165,7 +165,7 @@ class Shop:
         if status is Status.OK:
             siblings = read.siblings
             if siblings:
-                row = resolve(siblings, self.resolver)
+                row = siblings[0] if len(siblings) == 1 else resolve(siblings, self.resolver)
                 shown = {"available": row.available(env.now), "versions": len(siblings)}
                 if len(siblings) > 1:
                     yield from write_back(client, key, read, row, deadline)
