@@ -2,10 +2,10 @@
 
 Modes, clients and workloads use SimPy only through this module's `Engine`
 (an `Environment` with the scheduling calls capsim's hot paths need) and
-`Pending`. One other place names a SimPy private attribute: `Network.send`,
-the hottest path, pushes its deliveries on the heap itself (`Engine.heap`,
-and `_now` for the time), two calls less per message than through
-`push`. The
+`Pending`; nothing else in capsim names a SimPy private attribute. One
+other place pushes on SimPy's heap: `Network.send`, the hottest path, puts
+its deliveries there itself (`Engine.heap` gives it the heap and the entry
+counter), two calls less per message than through `push`. The
 internals used here, and why, are listed in `INTERNALS`; `check_internals`
 verifies each against the installed SimPy and names the first that differs;
 every run checks once per process (`ensure_internals`) and
@@ -33,9 +33,9 @@ from simpy.events import NORMAL
 from sim.errors import InvariantError
 
 INTERNALS: dict[str, str] = {
-    "Environment._now": "the simulated time, read on the hot path without the `now` property "
-    "(here and in Network.send)",
-    "Environment._queue": "the event heap of (time, priority, id, event) entries, pushed directly",
+    "Environment._now": "the simulated time, read on the hot path without the `now` property",
+    "Environment._queue": "the event heap of (time, priority, id, event) entries, pushed directly "
+    "(here and, through `Engine.heap`, by Network.send)",
     "Environment._eid": "the itertools.count that orders entries of equal time and priority",
     "events.NORMAL": "the priority of ordinary events in those heap entries",
     "Environment.step": "pops an entry, swaps `event.callbacks` for None, calls each with the "

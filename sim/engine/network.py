@@ -126,7 +126,7 @@ class Network:
         self._coin = Sampler(coin, rng) if (config.loss or config.duplicate) else None
         # One delivery class per network: its shared callback list calls this network.
         self._delivery_class = type("Delivery", (_Delivery,), {"callbacks": [self._deliver]})
-        self._queue, self._eid = env.heap()
+        self._heap, self._entry_ids = env.heap()
         # Zones add a cross_zone draw to a message between two zones (None: no zones).
         self._zones: Sequence[str] | None = config.zones if config.zoned else None
         self._cross = Sampler(config.cross_zone, rng) if config.zoned else None
@@ -168,7 +168,7 @@ class Network:
             delay += self._cross()
         delivery = self._delivery_class()
         delivery.payload = (src, dst, msg)
-        heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), delivery))
+        heappush(self._heap, (self.env.now + delay, NORMAL, next(self._entry_ids), delivery))
 
     def _send_one(self, src: int, dst: int, msg: Any) -> None:
         delay = self._latency[msg.kind]()
@@ -177,7 +177,7 @@ class Network:
             delay += self._cross()
         delivery = self._delivery_class()
         delivery.payload = (src, dst, msg)
-        heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), delivery))
+        heappush(self._heap, (self.env.now + delay, NORMAL, next(self._entry_ids), delivery))
 
     def _deliver(self, delivery: _Delivery) -> None:
         src, dst, msg = delivery.payload
