@@ -234,18 +234,26 @@ class StoreClient:
                 self._arm(deadline)
         return pending
 
-    def _routed(
+    def _retried(
         self,
         router: Router,
+        node: int,
+        result: Any,
         start: Callable[..., None],
         args: tuple,
         deadline: float,
         timeout_result: Any,
     ) -> Proc:
-        """Attempts through the router: a node that failed for certain is left for another."""
-        node = router.pick(self.node, self.home)
-        tried: list[int] = []
+        """After `node` failed a request: other nodes, while the failure was certain (a node
+        that failed for certain is left for another) and the deadline allows."""
+        tried = [node]
         while True:
+            router.failed(node)
+            if result.status is Status.TIMEOUT or result.error not in _RETRY:
+                return result
+            node = router.pick(node, self.home)
+            if node in tried or self.env.now >= deadline:
+                return result  # no other node to try, or no time left
             self.node = node
             tried.append(node)
             pending = self._send(node, start, args, deadline, timeout_result)
@@ -257,12 +265,6 @@ class StoreClient:
             if result.status not in _NODE_FAILED:
                 router.served(node)
                 return result
-            router.failed(node)
-            if result.status is Status.TIMEOUT or result.error not in _RETRY:
-                return result
-            node = router.pick(node, self.home)
-            if node in tried or self.env.now >= deadline:
-                return result  # no other node to try, or no time left
 
     def _call(
         self,
@@ -283,15 +285,23 @@ class StoreClient:
         record = self.history.ops.append
         record(new_op((self.process, INVOKE, f, key, shown, env.now, None, None)))
         router = self.router
-        if router is None:  # the hot path: one attempt on the client's node
-            pending = self._send(self.node, start, args, deadline, timeout_result)
-            if pending is None:
-                result = timeout_result.__class__(Status.FAIL, error=NODE_DOWN)
-            else:
-                result = yield pending
-                self._current = None
+        if router is None:  # always the client's node
+            node = self.node
+        else:  # the router's pick: the node last used while it serves, else another
+            node = self.node = router.pick(self.node, self.home)
+        pending = self._send(node, start, args, deadline, timeout_result)
+        if pending is None:
+            result = timeout_result.__class__(Status.FAIL, error=NODE_DOWN)
         else:
-            result = yield from self._routed(router, start, args, deadline, timeout_result)
+            result = yield pending
+            self._current = None
+        if router is not None:
+            if result.status not in _NODE_FAILED:
+                router.served(node)
+            else:
+                result = yield from self._retried(
+                    router, node, result, start, args, deadline, timeout_result
+                )
         status = result.status
         if status is _OK:
             error = None

@@ -157,9 +157,9 @@ class Shop:
         env = self.env
         key = product_key(product)
         record = self.history.ops.append
-        record(new_op((client.process, INVOKE, "browse", key, None, env.now, None, None)))
-        deadline = env.now + timeout_ms
-        read = yield from client.read(key, deadline)
+        now = env.now
+        record(new_op((client.process, INVOKE, "browse", key, None, now, None, None)))
+        read = yield from client.read(key, now + timeout_ms)
         status = read.status
         shown = None
         if status is Status.OK:
@@ -168,7 +168,7 @@ class Shop:
                 row = siblings[0] if len(siblings) == 1 else resolve(siblings, self.resolver)
                 shown = {"available": row.available(env.now), "versions": len(siblings)}
                 if len(siblings) > 1:
-                    yield from write_back(client, key, read, row, deadline)
+                    yield from write_back(client, key, read, row, now + timeout_ms)
             outcome = OK
         else:
             outcome = INFO if status is Status.TIMEOUT else FAIL
