@@ -28,7 +28,7 @@ from sim.metrics.faults import (
 from sim.metrics.latency import concurrency, latency, latency_all, messages
 from sim.metrics.orders import acknowledged_orders, order_fate, oversell
 from sim.metrics.paired import Paired
-from sim.metrics.staleness import stale_reads, versions_seen
+from sim.metrics.staleness import Reads, stale_reads, versions_seen
 from sim.metrics.visibility import k_staleness, t_visibility
 
 METRIC_NAMES = (
@@ -112,6 +112,7 @@ def compute(record: RunRecord) -> dict[str, Any]:
     fate = order_fate(acked, record.final, record.layout, record.end_ms)
     skew = fault_windows(record.faults, record.end_ms, disrupting=False)
     probes = shop.pairs(PROBE)
+    reads = Reads.of(store)
     return {
         "requests": avail["requests"],
         "availability": avail["availability"],
@@ -119,8 +120,8 @@ def compute(record: RunRecord) -> dict[str, Any]:
         **oversell(acked, record.inventory),
         "lost_orders": fate["lost_orders"],
         "apologies": fate["apologies"],
-        "versions_seen": versions_seen(store),
-        "stale_reads": stale_reads(store, record.history.lineage),
+        "versions_seen": versions_seen(reads),
+        "stale_reads": stale_reads(store, record.history.lineage, reads),
         "converged": record.converged,
         "convergence_ms": record.convergence_ms,
         "latency_ms": latency(shop.timings),

@@ -8,6 +8,7 @@ the times the latency, availability and throughput metrics need.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -54,6 +55,12 @@ class Level(Sequence[Pair]):
             return self.rows.get(fs[0], [])
         return sorted(row for f in fs for row in self.rows.get(f, ()))
 
+    def ok_rows(self, *fs: str) -> np.ndarray:
+        """The rows of the operations of the `fs` that completed ok, ascending: found in
+        the `ok` column, not by reading each row's completion."""
+        rows = np.asarray(self.rows_of(fs), dtype=np.intp)
+        return rows[self.timings.ok[rows]]
+
     def pairs(self, *fs: str) -> list[Pair]:
         """The (invoke, completion) pairs of the `fs`, in the order invoked."""
         invokes, completions = self.invokes, self.completions
@@ -64,27 +71,52 @@ class Level(Sequence[Pair]):
         return self.timings.take(self.rows_of(fs))
 
 
+_PROCESS, _TYPE, _F, _TIME = map(Op._fields.index, ("process", "type", "f", "time"))
+
+
 class _Pairing:
-    """A level's columns while the pass fills them."""
+    """A level's columns while the pass fills them.
+
+    Args:
+        fs: the level's `f`s.
+        size: how many Ops the pass walks: no level has more rows, so the columns a
+            completion fills are allocated once, not grown for each invoke. The times
+            and outcomes go to C arrays, numpy's columns without another walk.
+    """
 
     __slots__ = ("completed", "completions", "invoked", "invokes", "ok", "open", "rows")
 
-    def __init__(self) -> None:
+    def __init__(self, fs: Iterable[str], size: int) -> None:
         self.invokes: list[Op] = []
-        self.completions: list[Op | None] = []
-        self.invoked: list[float] = []
-        self.completed: list[float] = []
-        self.ok: list[bool] = []
-        self.rows: dict[str, list[int]] = {}
+        self.invoked = array("d")
+        self.completions: list[Op | None] = [None] * size
+        self.completed = array("d", [float("nan")]) * size
+        self.ok = bytearray(size)  # 0 or 1: numpy's bool
+        self.rows: dict[str, list[int]] = {f: [] for f in fs}
         self.open: dict[object, int] = {}  # process -> row of its open operation
 
-    def level(self) -> Level:
-        timings = Timings(
-            np.array(self.invoked, dtype=float),
-            np.array(self.completed, dtype=float),
-            np.array(self.ok, dtype=bool),
+    def columns(self, rows: list[int]) -> tuple:
+        """What the pass fills for an Op of an `f` whose rows are `rows`, in one tuple."""
+        return (
+            self.open,
+            self.invokes,
+            self.invoked,
+            rows,
+            self.completions,
+            self.completed,
+            self.ok,
         )
-        return Level(self.invokes, self.completions, timings, self.rows)
+
+    def level(self) -> Level:
+        """The filled columns, cut to the level's rows."""
+        n = len(self.invokes)
+        timings = Timings(
+            np.frombuffer(self.invoked, dtype=float),
+            np.frombuffer(self.completed, dtype=float)[:n].copy(),
+            np.frombuffer(self.ok, dtype=bool)[:n].copy(),
+        )
+        rows = {f: of_f for f, of_f in self.rows.items() if of_f}
+        return Level(self.invokes, self.completions[:n], timings, rows)
 
 
 @dataclass(frozen=True, eq=False)  # numpy columns: compared by identity
@@ -100,36 +132,33 @@ class Paired:
     store: Level
 
     @classmethod
-    def of(cls, ops: Iterable[Op]) -> Paired:
+    def of(cls, ops: Sequence[Op]) -> Paired:
         """Pair `ops` (a history's), both levels in one pass.
 
         Each invoke is paired with its process's next completion at the same level
         (a process has at most one operation of each level open at a time).
+
+        The pass is most of the metrics' cost, so it does little per Op: one look-up
+        of its `f` gives every column it goes to.
         """
-        shop, store = _Pairing(), _Pairing()
-        level_of = {**dict.fromkeys(SHOP_FS, shop), **dict.fromkeys(STORE_FS, store)}
-        nan = float("nan")
-        for op in ops:
-            level = level_of.get(op.f)
-            if level is None:
+        shop, store = _Pairing(SHOP_FS, len(ops)), _Pairing(STORE_FS, len(ops))
+        columns_of = {f: lv.columns(rows) for lv in (shop, store) for f, rows in lv.rows.items()}
+        for op in ops:  # fields by index: a NamedTuple's attributes are slower to read
+            try:
+                columns = columns_of[op[_F]]
+            except KeyError:  # of neither level
                 continue
-            if op.type == INVOKE:
-                row = len(level.invokes)
-                level.open[op.process] = row
-                level.invokes.append(op)
-                level.completions.append(None)
-                level.invoked.append(op.time)
-                level.completed.append(nan)
-                level.ok.append(False)
-                rows = level.rows.get(op.f)
-                if rows is None:
-                    level.rows[op.f] = [row]
-                else:
-                    rows.append(row)
+            open_rows, invokes, invoked, rows, completions, completed, ok = columns
+            if op[_TYPE] == INVOKE:
+                row = len(invokes)
+                open_rows[op[_PROCESS]] = row
+                invokes.append(op)
+                invoked.append(op[_TIME])
+                rows.append(row)
             else:
-                row = level.open.pop(op.process, None)
+                row = open_rows.pop(op[_PROCESS], None)
                 if row is not None:
-                    level.completions[row] = op
-                    level.completed[row] = op.time
-                    level.ok[row] = op.type == OK
+                    completions[row] = op
+                    completed[row] = op[_TIME]
+                    ok[row] = op[_TYPE] == OK
         return cls(shop.level(), store.level())

@@ -18,13 +18,17 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from sim.history import OK, Op
+import numpy as np
+
+from sim.history import Op
+from sim.metrics.paired import Level
 from sim.shop.model import MERGE_TAG
 
-Pairs = Sequence[tuple[Op, Op | None]]
 Lineage = Mapping[str, tuple[float, tuple[str, ...]]]
 
 
@@ -46,6 +50,22 @@ def made_time(tag: Any, lineage: Lineage, invoked: Mapping[Any, float]) -> float
     return made[0] if made is not None else invoked.get(tag, 0.0)
 
 
+class MadeTimes(dict[Any, float]):
+    """`made_time` of every tag, looked up in C: `made_times[tag]` (0 for the initial data).
+
+    Args:
+        lineage: tag -> (time made, parent tags).
+        invoked: tag -> when its write was invoked.
+    """
+
+    def __init__(self, lineage: Lineage, invoked: Mapping[Any, float]) -> None:
+        super().__init__(invoked)
+        self.update((tag, made[0]) for tag, made in lineage.items())
+
+    def __missing__(self, tag: Any) -> float:
+        return 0.0
+
+
 class Reflection:
     """Answers "does value v reflect write w?" for one key's values, memoised.
 
@@ -62,7 +82,6 @@ class Reflection:
         self.invoked = invoked
         self.acks = acks
         self.ack_times = [t for t, _ in acks]
-        self.acked = {tag: t for t, tag in acks}
         self._memo: dict[tuple[Any, Any], bool] = {}
 
     def _made(self, tag: Any) -> float:
@@ -126,7 +145,7 @@ class Reflection:
 
 
 by_time = itemgetter(0)
-"""Sort key of (time, ...) records: acknowledgements and reads."""
+"""Sort key of (time, ...) records: acknowledgements."""
 
 NONE_EVER = float("-inf")
 UNKNOWN = float("inf")
@@ -164,6 +183,8 @@ def _latest_descendant(
     root: Any, children: Mapping[Any, list[Any]], made: Callable[[Any], float], latest: dict
 ) -> float:
     """The latest `made` among `root`'s descendants by lineage (memoised in `latest`)."""
+    if root not in children:  # most writes: nothing was made from them
+        return NONE_EVER
     stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
         tag, expanded = stack.pop()
@@ -180,70 +201,89 @@ def _latest_descendant(
     return latest[root]
 
 
-def stale_reads(store: Pairs, lineage: Lineage) -> float | None:
+_key = itemgetter(Op._fields.index("key"))  # Op.key, as a C function for map
+_value = itemgetter(Op._fields.index("value"))
+
+
+@dataclass(frozen=True)
+class Reads:
+    """A store's successful reads in time order, as columns: each read's key, when it
+    was invoked and the value it returned.
+
+    Both staleness metrics use them, so they are gathered once, by `map` (a loop in C):
+    each read's two Ops are read once, long after the pairing pass left them.
+    """
+
+    keys: list[str]
+    times: list[float]
+    values: list[Any]
+
+    @classmethod
+    def of(cls, store: Level) -> Reads:
+        """The reads of `store` that completed ok, in time order (reads invoked at once
+        in the order invoked)."""
+        rows = store.ok_rows("read")
+        times = store.timings.invoked_ms[rows]
+        if np.any(times[1:] < times[:-1]):  # not so in a run's history
+            order = np.argsort(times, kind="stable")  # reads invoked at once: in the order invoked
+            rows, times = rows[order], times[order]
+        in_order = rows.tolist()
+        return cls(
+            list(map(_key, map(store.invokes.__getitem__, in_order))),
+            times.tolist(),
+            list(map(_value, map(store.completions.__getitem__, in_order))),
+        )
+
+
+def stale_reads(store: Level, lineage: Lineage, reads: Reads | None = None) -> float | None:
     """Share of successful reads that missed a write acknowledged before the read began.
 
     Per key, a frontier of the acknowledged writes no other reflects: a read is stale
     when it misses one. Each write's latest descendant bounds the searches: a value made
     after it cannot reflect the write, so a hot key's frontier of lost updates is mostly
     passed over by comparing times; and writes nothing ever reflects (the losers of
-    last-writer-wins) are kept apart in a set, O(1) per read. Keys are judged one after
-    another, each in one pass over its reads and acknowledgements in time order.
+    last-writer-wins) are kept apart in a set, O(1) per read. The keys are independent
+    (each has its own writes, frontier and searches), so the reads are judged in one
+    pass in time order, each by its key's frontier.
+
+    `reads` are `Reads.of(store)`, if already gathered.
     """
+    if reads is None:
+        reads = Reads.of(store)
+    if not reads.keys:
+        return None
+    invokes, completions = store.invokes, store.completions
     writes: dict[str, list[tuple[float, Any]]] = defaultdict(list)
     invoked: dict[Any, float] = {}
-    reads: dict[str, list[tuple[float, Any]]] = defaultdict(list)  # (invoked, value returned)
-    for inv, done in store:
-        if done is None or done.type != OK:
-            continue
-        if inv.f == "read":
-            reads[inv.key].append((inv.time, done.value))
-            continue
+    for row in store.ok_rows("write", "cas", "txn").tolist():  # the fs that write
+        inv, done = invokes[row], completions[row]
+        assert done is not None  # it completed ok
         for key, tag in written_tags(inv):
             writes[key].append((done.time, tag))
             invoked[tag] = inv.time
-    count = sum(len(key_reads) for key_reads in reads.values())
-    if not count:
-        return None
     for acks in writes.values():
         acks.sort(key=by_time)
 
-    def made(tag: Any) -> float:
-        return made_time(tag, lineage, invoked)
-
+    made = MadeTimes(lineage, invoked).__getitem__
     latest = _last_reflected(lineage, writes, made)
+    frontiers = {  # of the keys read and written (a key never written has nothing to miss)
+        key: Frontier(Reflection(lineage, invoked, writes[key]), latest, made)
+        for key in dict.fromkeys(reads.keys)
+        if key in writes
+    }
     stale = 0
-    for key, key_reads in reads.items():
-        acks = writes.get(key)
-        if acks:  # a key never written has nothing to miss
-            key_reads.sort(key=by_time)  # stable: as one sort of all the reads would order them
-            frontier = Frontier(Reflection(lineage, invoked, acks), latest, made)
-            stale += _stale_on_key(key_reads, frontier)
-    return stale / count
-
-
-def _stale_on_key(reads: Sequence[tuple[float, Any]], frontier: Frontier) -> int:
-    """How many of one key's reads, (invoked, value returned) sorted by time, were stale.
-
-    The keys are independent: each has its own writes, frontier and searches. Between
-    two acknowledgements the frontier stands still, and most reads return the key's
-    latest value: each tag returned alone is judged once while the frontier stands.
-    """
-    stale = 0
-    verdicts: dict[str, bool] = {}  # a single tag returned -> missed, for this frontier
-    for t, value in reads:
-        if t > frontier.next_ack_ms:
-            frontier.admit_before(t)
-            verdicts.clear()
-        if isinstance(value, str):  # one version's tag (a dict key, unlike a list of siblings)
-            missed = verdicts.get(value)
-            if missed is None:
-                missed = verdicts[value] = frontier.missed_by([value])
-        else:
-            tags = [] if value is None else value if isinstance(value, list) else [value]
-            missed = frontier.missed_by(tags)
-        stale += missed
-    return stale
+    for key, t, value in zip(reads.keys, reads.times, reads.values, strict=True):
+        frontier = frontiers.get(key)
+        if frontier is None:  # never written: nothing to miss
+            continue
+        # Most reads return the key's latest tag, already judged while the frontier stands.
+        if t <= frontier.next_ack_ms and isinstance(value, str):
+            missed = frontier.verdicts.get(value)
+            if missed is not None:
+                stale += missed
+                continue
+        stale += frontier.misses(t, value)
+    return stale / len(reads.keys)
 
 
 class Frontier:
@@ -270,6 +310,25 @@ class Frontier:
         self.lost_by_made: list[tuple[float, int, Any]] = []  # the same, sorted by when made
         self.admitted = 0  # how many of the key's acknowledgements are in
         self.next_ack_ms = reflection.acks[0][0] if reflection.acks else UNKNOWN
+        self.verdicts: dict[str, bool] = {}  # a single tag returned -> missed, while it stands
+
+    def misses(self, t: float, value: Any) -> bool:
+        """Whether a read invoked at `t` that returned `value` missed a write.
+
+        Reads come in time order. Between two acknowledgements the frontier stands
+        still, and most reads return the key's latest value: each tag returned alone
+        is judged once while the frontier stands.
+        """
+        if t > self.next_ack_ms:
+            self.admit_before(t)
+            self.verdicts.clear()
+        if isinstance(value, str):  # one version's tag (a dict key, unlike a list of siblings)
+            missed = self.verdicts.get(value)
+            if missed is None:
+                missed = self.verdicts[value] = self.missed_by([value])
+            return missed
+        tags = [] if value is None else value if isinstance(value, list) else [value]
+        return self.missed_by(tags)
 
     def admit_before(self, t: float) -> None:
         """Take in the writes acknowledged before time `t`, in the order acknowledged."""
@@ -311,12 +370,18 @@ class Frontier:
         return not all(latest[f] >= oldest and reflection.seen_by(tags, f) for f in missing)
 
 
-def versions_seen(store: Pairs) -> dict[str, int]:
-    """Histogram: how many sibling versions each successful read returned (0 = key absent)."""
-    values = [
-        done.value
-        for inv, done in store
-        if inv.f == "read" and done is not None and done.type == OK
-    ]
-    counts = Counter(0 if v is None else len(v) if isinstance(v, list) else 1 for v in values)
+def versions_seen(reads: Reads) -> dict[str, int]:
+    """Histogram: how many sibling versions each successful read returned (0 = key absent).
+
+    Counted in C: most reads return one version (a tag); only siblings (a list) are
+    counted one by one, and only if some read returned them.
+    """
+    values = reads.values
+    counts: Counter[int] = Counter()
+    if any(map(isinstance, values, repeat(list))):
+        counts.update(len(v) for v in values if isinstance(v, list))
+    absent = values.count(None)  # by identity first; a str, list or dict is never == None
+    for size, n in ((0, absent), (1, len(values) - absent - counts.total())):
+        if n:
+            counts[size] += n
     return {str(k): counts[k] for k in sorted(counts)}

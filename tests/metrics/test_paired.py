@@ -17,6 +17,10 @@ def assert_same_timings(got: Timings, expected: Timings) -> None:
     np.testing.assert_array_equal(got.ok, expected.ok)
 
 
+def is_ok(done: Op | None) -> bool:
+    return done is not None and done.type == OK
+
+
 def assert_pairs_like_pair_ops(ops: list[Op]) -> None:
     paired = Paired.of(ops)
     for level, fs in ((paired.shop, SHOP_FS), (paired.store, STORE_FS)):
@@ -28,6 +32,8 @@ def assert_pairs_like_pair_ops(ops: list[Op]) -> None:
             of_f = [pair for pair in expected if pair[0].f == f]
             assert level.pairs(f) == of_f
             assert_same_timings(level.timings_of(f), Timings.of(of_f))
+            ok_of_f = [row for row in level.rows_of((f,)) if is_ok(level.completions[row])]
+            assert level.ok_rows(f).tolist() == ok_of_f
     writes = [pair for pair in pair_ops(ops, STORE_FS) if pair[0].f in ("write", "cas")]
     assert paired.store.pairs("write", "cas") == writes  # several fs: still in the order invoked
     assert_same_timings(paired.store.timings_of("write", "cas"), Timings.of(writes))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import event, given
+from hypothesis import strategies as st
 
-from sim.history import INVOKE, OK, History, Op, pair_ops
-from sim.metrics.staleness import stale_reads
-from tests.strategies import lineage_histories
+from sim.history import INVOKE, OK, STORE_FS, History, Op, pair_ops
+from sim.metrics.paired import Paired
+from sim.metrics.staleness import Reads, stale_reads, versions_seen
+from tests.strategies import exportable_histories, lineage_histories, op_values
 
 
 def history(events: list[tuple], lineage: dict[str, tuple[float, tuple[str, ...]]]) -> History:
@@ -22,7 +26,7 @@ def history(events: list[tuple], lineage: dict[str, tuple[float, tuple[str, ...]
 
 
 def share(h: History) -> float | None:
-    return stale_reads(pair_ops(h.ops, {"read", "write", "cas"}), h.lineage)
+    return stale_reads(Paired.of(h.ops).store, h.lineage)
 
 
 def test_a_read_of_a_value_descending_from_every_acknowledged_write_is_fresh() -> None:
@@ -169,3 +173,44 @@ def test_keys_are_judged_apart(a, b) -> None:
     stale_b = brute_force_stale(events_b, lineage_b) * reads_b
     both = share(history(events_a + events_b, {**lineage_a, **lineage_b}))
     assert both == pytest.approx((stale_a + stale_b) / (reads_a + reads_b))
+
+
+drawn_reads = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=3).map(float),  # invoked: ties and disorder
+        st.sampled_from(["a", "b"]),
+        st.sampled_from([OK, "fail"]),
+        op_values,
+    ),
+    max_size=12,
+)
+
+
+@given(drawn_reads, exportable_histories(max_ops=20))
+def test_reads_are_the_successful_reads_in_time_order(drawn: list[tuple], noise: list[Op]) -> None:
+    """`Reads.of` gathers by rows what `pair_ops` pairs, sorted stably by invoke time, even
+    when the history is not in time order."""
+    ops = [op._replace(process=f"n{op.process}") for op in noise]  # processes of their own
+    for process, (t, key, outcome, value) in enumerate(drawn):
+        ops += [
+            Op(process, INVOKE, "read", key, None, t),
+            Op(process, outcome, "read", key, value, 9.0),
+        ]
+    expected = sorted(
+        (
+            (inv.time, inv.key, done.value)
+            for inv, done in pair_ops(ops, STORE_FS)
+            if inv.f == "read" and done is not None and done.type == OK
+        ),
+        key=lambda read: read[0],
+    )
+    reads = Reads.of(Paired.of(ops).store)
+    assert list(zip(reads.times, reads.keys, reads.values, strict=True)) == expected
+
+
+@given(st.lists(op_values, max_size=30))
+def test_versions_seen_counts_each_read_by_its_siblings(values: list) -> None:
+    """The C count agrees with counting one read at a time (None: 0, a list: its length, else 1)."""
+    counts = Counter(0 if v is None else len(v) if isinstance(v, list) else 1 for v in values)
+    expected = {str(k): counts[k] for k in sorted(counts)}
+    assert versions_seen(Reads(["k"] * len(values), [0.0] * len(values), values)) == expected
