@@ -295,12 +295,13 @@ class Coordinators:
 
     def _on_get(self, src: int, dst: int, msg: Get) -> None:
         storage = self.storage[dst]
+        key = msg.key
         # NodeStorage.visible's common case inlined (a replica's every read): owned data only
-        if storage.own or storage.hints:
-            siblings = storage.visible(msg.key)
+        if key in storage.own or key in storage.hints:
+            siblings = storage.visible(key)
         else:
-            siblings = storage.data.get(msg.key, ())
-        reply = GetReply(msg.req, msg.key, siblings)
+            siblings = storage.data.get(key, ())
+        reply = GetReply(msg.req, key, siblings)
         if src == dst and not self.self_latency:
             self._on_get_reply(dst, dst, reply)
         else:

@@ -132,7 +132,8 @@ class NodeStorage:
     def visible(self, key: str) -> Siblings:
         """What this node answers a read with: owned, hinted and self-coordinated versions.
 
-        (`Coordinators._on_get` inlines the common case: nothing but owned data.)
+        (`Coordinators._on_get` inlines the common case: a key with neither own versions
+        nor hints.)
         """
         siblings = self.data.get(key, ())
         if not self.own and not self.hints:
