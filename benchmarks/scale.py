@@ -12,7 +12,7 @@ dearer on a big cluster), availability (which must stay 1.0 with no fault) and
 stale reads (what a mode's way of serving a big cluster costs in freshness),
 and the ratio.
 
-    python benchmarks/scale.py [--repeats 3] [--modes strong,weak,eventual]
+    python benchmarks/scale.py [--repeats 5] [--modes strong,weak,eventual]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def per_request_ms(mode: str, repeats: int) -> dict[int, tuple[float, dict[str, 
 def main() -> None:
     """Print each mode's cost per request at both sizes, its messages per request, the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="runs per cell (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per cell (median)")
     parser.add_argument("--modes", default="strong,weak,eventual", help="comma-separated")
     args = parser.parse_args()
     print(

@@ -191,6 +191,7 @@ class WeakMode(LocalLocks):
 
     def __init__(self, world: World, settings: WeakSettings | None = None) -> None:
         self.world = world
+        self.env = world.env  # env.now on the hot paths: World.now is a property over it
         self.net = world.network
         self.ring = world.ring
         self.clocks = world.clocks
@@ -250,7 +251,7 @@ class WeakMode(LocalLocks):
         The fetched copy is kept (and subscribed) only if the node served the key
         within the last `lease_ms` too: a key asked for once is answered and not cached.
         """
-        now = self.world.now
+        now = self.env.now
         served = self.served_at[node]
         last = served.get(key, _NEVER)
         served[key] = now
@@ -435,7 +436,7 @@ class WeakMode(LocalLocks):
         generation = self._last_generation
         self.fetching[node][key] = (generation, attempt, keep)
         self.net.send(node, replica, Fetch(key, self.epochs[node].get(key, 0), keep))
-        due = self.world.now + FETCH_RETRY_MS
+        due = self.env.now + FETCH_RETRY_MS
         self._due.append((due, node, key, generation))
         if self._retry_timer_at is None:
             self._arm_retries(due)
@@ -511,7 +512,7 @@ class WeakMode(LocalLocks):
             # The replica that answered the readers is the source (a write made meanwhile
             # named the designated one, which a cut may have kept its push from).
             self.source[dst][key] = src
-            self.served_at[dst][key] = self.world.now  # the lease runs from the answer
+            self.served_at[dst][key] = self.env.now  # the lease runs from the answer
         elif not waiting:
             return
         entry = self.store[dst].get(key)

@@ -163,3 +163,17 @@ def test_a_nodes_points_are_the_positions_of_its_labels() -> None:
     suffixes = [str(v).encode() for v in range(64)]
     for node in (0, 1, 7, 999):
         assert _points(node, suffixes).tolist() == [position(f"{node}#{v}") for v in range(64)]
+
+
+def test_a_nodes_points_are_memoized_read_only_and_the_same() -> None:
+    """Rings in one process share a node's hashed points: the same positions, hashed once,
+    and never writable (a ring that changed them would move every later run's keys)."""
+    from sim.engine.ring import node_points, position
+
+    first = node_points(5, 16)
+    assert first.tolist() == [position(f"5#{v}") for v in range(16)]
+    assert node_points(5, 16) is first
+    assert not first.flags.writeable
+    with pytest.raises(ValueError):
+        first[0] = 0
+    assert Ring([5, 6], 16).preference_list("k", 2) == Ring([6, 5], 16).preference_list("k", 2)
