@@ -6,7 +6,8 @@ requests), no faults, N = 3, anti-entropy on (eventual mode's default, 1 s),
 20 s of traffic and 5 s to settle, behind the default load balancer. The same
 run on 10 and on 1,000 nodes; the cost of a request is the wall time of the
 whole run (world, ring, load, simulation, history, metrics) divided by its
-shop requests. Prints, per mode, each size's median over the repeats, its
+shop requests (a node's ring points are hashed once per process, as in a
+sweep: `sim.engine.ring.node_points`). Prints, per mode, each size's median over the repeats, its
 messages delivered per request (the mode's own work: what makes a request
 dearer on a big cluster), availability (which must stay 1.0 with no fault) and
 stale reads (what a mode's way of serving a big cluster costs in freshness),
