@@ -182,3 +182,34 @@ def test_a_client_pays_cross_zone_each_way_to_a_node_outside_its_zone(
     assert (mode.calls[0][1] != 0) == home_down
     one_way = hop_ms + cross_ms
     assert client.history.ops[-1].time == pytest.approx(one_way + 10.0 + one_way)
+
+
+@pytest.mark.parametrize(
+    ("deadline", "outcome", "at"),
+    [(50.0, "info", 50.0), (55.0, "info", 55.0), (60.0, "ok", 55.0), (1000.0, "ok", 55.0)],
+)
+def test_an_answer_crossing_the_hop_back_after_the_deadline_is_a_timeout(
+    deadline: float, outcome: str, at: float
+) -> None:
+    """20 ms each way, answered 15 ms after it arrives: the answer lands at 55 ms. Before
+    the deadline it is the outcome, then; at or after it the deadline times the request
+    out (the answer is dropped when sent: it lands too late). The client then serves its
+    next request as ever."""
+    network = NetworkConfig(client_latency=Constant(20.0))
+    hop = client_hop(Scenario(network=network), Streams(1))
+    env = Engine()
+    links = LinkState()
+    answer = ReadResult(Status.OK, (Tagged("v1"),), None)
+    mode = ScriptedMode(env, [(15.0, answer), (15.0, answer)])
+    client = StoreClient(env, mode, links, History(), 7, 0, None, hop)
+    results: list = []
+
+    def proc():
+        results.append((yield from client.read("k", deadline=deadline)))
+        results.append((yield from client.read("k", deadline=env.now + 1000.0)))
+
+    env.process(proc())
+    env.run()
+    done = [op for op in client.history if op.type != "invoke"]
+    assert [(op.type, op.time) for op in done] == [(outcome, at), ("ok", at + 55.0)]
+    assert results[0].status is (Status.OK if outcome == "ok" else Status.TIMEOUT)
