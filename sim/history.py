@@ -98,6 +98,18 @@ class History:
         """Record one event; callers append in simulated-time order."""
         self.ops.append(op)
 
+    def handed_over(self) -> History:
+        """A History holding this one's ops and lineage, this one left empty.
+
+        A run hands its history to its Result this way: the world it leaves behind
+        (held in reference cycles until the collector runs) then keeps no op alive,
+        and the history is freed as soon as its Result is.
+        """
+        taken = History()
+        taken.ops, taken.lineage = self.ops, self.lineage
+        self.ops, self.lineage = [], {}
+        return taken
+
     def __len__(self) -> int:
         return len(self.ops)
 

@@ -151,7 +151,10 @@ def run(
             home_of=shop.home_of,
             shop_stats=shop.stats(),
         )
-        return Result(scenario, scenario.seed, compute(record), history)
+        metrics = compute(record)
+    # The world is left to the collector (its objects reference one another); the
+    # history goes with the Result, freed with it (History.handed_over).
+    return Result(scenario, scenario.seed, metrics, history.handed_over())
 
 
 def build_world(scenario: Scenario) -> World:

@@ -4,17 +4,29 @@ A run accumulates a history of millions of small, long-lived objects. Python's
 cyclic collector keeps re-scanning them (a 20 s eventual-mode run spent a third
 of its time in the GC, benchmarks/engine.py). After each chunk everything
 alive is frozen (`gc.freeze`: moved out of the collector's generations); at
-the end it is unfrozen, so nothing leaks past the run. If the caller froze
+the end it is unfrozen, so nothing stays frozen past the run. If the caller froze
 objects itself, its freeze is left alone and the run is not frozen. The chunks
 used to collect before freezing: that scanned every object of the run once
 and found nothing (55 collections, 3.5% of the full scenario of
 benchmarks/engine.py, 0 objects freed; a strong-mode run with a partition
 freed 491). What reference counting does not free, a cycle made during a
-run, is frozen with the rest and freed after the run, when it is unfrozen.
+run, is frozen with the rest and left, once unfrozen, to the full
+collections below.
 
 Measuring the run afterwards (sim/metrics) walks that history and makes as
 many short-lived objects again; `quiet_gc` gives it the same regime (a
 quarter of the metrics' time was the collector re-scanning the history).
+
+Freezing has a price: in a process that runs run after run (a sweep's
+worker, a notebook), the collector's own schedule no longer reaches its
+oldest generation, and what a run leaves in reference cycles (its world) was
+never freed: the full scenario of benchmarks/engine.py run 12 times in one
+process grew from 74 to 275 MB. So `quiet_gc` collects in full itself, on
+entry, once the memory blocks Python has allocated (`sys.getallocatedblocks`,
+read in O(1)) are more than twice what they were after its last full
+collection (and more than FULL_AFTER_BLOCKS): a process holds at most about
+twice what it uses, at a cost amortised over its runs, as CPython's own rule
+for its oldest generation would.
 
 The youngest generation's threshold is also raised for the run, from 700 to
 YOUNG_THRESHOLD net allocations. A run's net allocations are its history's
@@ -28,6 +40,7 @@ freezing, young collections are now rare.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -36,6 +49,19 @@ import simpy
 CHUNKS = 50
 YOUNG_THRESHOLD = 50_000
 """Net allocations between young collections during a run (Python's default: 700)."""
+FULL_AFTER_BLOCKS = 1_000_000
+"""Allocated blocks below which `quiet_gc` never collects in full (a small process)."""
+_blocks_after_full = 0
+"""`sys.getallocatedblocks()` after `quiet_gc`'s last full collection."""
+
+
+def _collect_if_grown() -> None:
+    """A full collection if the process's memory more than doubled since the last one."""
+    global _blocks_after_full
+    blocks = sys.getallocatedblocks()
+    if blocks > max(2 * _blocks_after_full, FULL_AFTER_BLOCKS):
+        gc.collect()
+        _blocks_after_full = sys.getallocatedblocks()
 
 
 @contextmanager
@@ -46,6 +72,8 @@ def quiet_gc() -> Iterator[Callable[[], None]]:
     freeze = gc.isenabled() and gc.get_freeze_count() == 0
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], YOUNG_THRESHOLD), *thresholds[1:])
+    if freeze:
+        _collect_if_grown()  # what earlier runs left in cycles (see the module's docstring)
 
     def settle() -> None:
         if freeze:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import gc
+import sys
+import weakref
 
+import pytest
+
+from sim.engine import loop
 from sim.engine.kernel import Engine
 from sim.engine.loop import YOUNG_THRESHOLD, run_until
 
@@ -52,3 +57,29 @@ def test_a_callers_own_freeze_is_left_alone() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+class _Node:
+    """An object in a reference cycle (weakly referable, to see when it is freed)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_run_collects_what_earlier_runs_left_in_cycles_once_memory_doubled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Freezing keeps the collector from its oldest generation: cyclic garbage left between
+    runs is collected when a run starts, once allocated memory doubled since the last full
+    collection (the garbage would otherwise stay until the process ends)."""
+    gc.collect()  # no young collection due before the run freezes what follows
+    monkeypatch.setattr(loop, "FULL_AFTER_BLOCKS", 0)
+    monkeypatch.setattr(loop, "_blocks_after_full", sys.getallocatedblocks() * 10)
+    kept = weakref.ref(_Node())  # garbage in a cycle: only a full collection frees it
+    run_until(Engine(), 10.0, chunks=2)
+    assert kept() is not None  # memory has not doubled: no full collection
+    monkeypatch.setattr(loop, "_blocks_after_full", 0)
+    freed = weakref.ref(_Node())
+    run_until(Engine(), 10.0, chunks=2)
+    assert freed() is None and kept() is None
+    assert 0 < loop._blocks_after_full <= sys.getallocatedblocks() * 2
