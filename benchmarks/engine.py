@@ -34,6 +34,7 @@ median of several repeats: messages per second and its ratio to the baseline
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import statistics
 import time
@@ -234,12 +235,17 @@ def measure(variants: dict[str, Any], repeats: int) -> dict[str, tuple[float, in
     """Median wall time, and the (identical) message and request counts, of each variant.
 
     The variants take turns within each repeat, so a change in the machine's
-    load during the benchmark touches them all alike rather than one.
+    load during the benchmark touches them all alike rather than one. Each
+    starts from a collected heap: what the one before left in reference cycles
+    (a variant's world and history, millions of objects) is not collected in
+    the next one's time (a run collects in full when memory doubled:
+    sim/engine/loop.py).
     """
     times: dict[str, list[float]] = {name: [] for name in variants}
     counts: dict[str, tuple[int, int]] = {}
     for _ in range(repeats):
         for name, fn in variants.items():
+            gc.collect()
             start = time.perf_counter()
             counts[name] = fn()
             times[name].append(time.perf_counter() - start)

@@ -19,6 +19,7 @@ and the ratio.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import time
 from typing import Any
@@ -56,6 +57,7 @@ def per_request_ms(mode: str, repeats: int) -> dict[int, tuple[float, dict[str, 
     metrics: dict[int, dict[str, Any]] = {}
     for _ in range(repeats):
         for nodes in SIZES:
+            gc.collect()  # the runs before leave their worlds to the collector: not in this time
             start = time.perf_counter()
             metrics[nodes] = run(scenario(mode, nodes)).metrics
             elapsed = time.perf_counter() - start

@@ -21,12 +21,14 @@ Freezing has a price: in a process that runs run after run (a sweep's
 worker, a notebook), the collector's own schedule no longer reaches its
 oldest generation, and what a run leaves in reference cycles (its world) was
 never freed: the full scenario of benchmarks/engine.py run 12 times in one
-process grew from 74 to 275 MB. So `quiet_gc` collects in full itself, on
-entry, once the memory blocks Python has allocated (`sys.getallocatedblocks`,
-read in O(1)) are more than twice what they were after its last full
-collection (and more than FULL_AFTER_BLOCKS): a process holds at most about
-twice what it uses, at a cost amortised over its runs, as CPython's own rule
-for its oldest generation would.
+process grew from 74 to 275 MB. So a run collects in full when it starts
+(`run_until`), once the memory blocks Python has allocated
+(`sys.getallocatedblocks`, read in O(1)) are more than twice what they were
+after the last full collection (and more than FULL_AFTER_BLOCKS): a process
+holds at most about twice what it uses, at a cost amortised over its runs,
+as CPython's own rule for its oldest generation would. Only at a run's
+start: there the garbage is earlier runs'; after a big run, a collection
+would walk that run's own live history (millions of objects) for nothing.
 
 The youngest generation's threshold is also raised for the run, from 700 to
 YOUNG_THRESHOLD net allocations. A run's net allocations are its history's
@@ -51,28 +53,32 @@ YOUNG_THRESHOLD = 50_000
 """Net allocations between young collections during a run (Python's default: 700)."""
 FULL_AFTER_BLOCKS = 1_000_000
 """Allocated blocks below which `quiet_gc` never collects in full (a small process)."""
-_blocks_after_full = 0
-"""`sys.getallocatedblocks()` after `quiet_gc`'s last full collection."""
+_full = {"blocks": 0, "collections": -1}
+"""`sys.getallocatedblocks()` after the last full collection seen, and the count of the
+collector's full collections then (one made elsewhere resets the baseline)."""
 
 
 def _collect_if_grown() -> None:
     """A full collection if the process's memory more than doubled since the last one."""
-    global _blocks_after_full
     blocks = sys.getallocatedblocks()
-    if blocks > max(2 * _blocks_after_full, FULL_AFTER_BLOCKS):
+    collections = gc.get_stats()[2]["collections"]
+    if collections != _full["collections"]:  # collected in full elsewhere: count from here
+        _full.update(blocks=blocks, collections=collections)
+    elif blocks > max(2 * _full["blocks"], FULL_AFTER_BLOCKS):
         gc.collect()
-        _blocks_after_full = sys.getallocatedblocks()
+        _full.update(blocks=sys.getallocatedblocks(), collections=gc.get_stats()[2]["collections"])
 
 
 @contextmanager
-def quiet_gc() -> Iterator[Callable[[], None]]:
+def quiet_gc(collect_first: bool = False) -> Iterator[Callable[[], None]]:
     """Within: young collections rare, and `settle()` freezes every object alive. At exit
     the threshold is restored and the freeze undone (unless the caller had frozen
-    objects itself: then `settle` does nothing and its freeze stays)."""
+    objects itself: then `settle` does nothing and its freeze stays). `collect_first`
+    (a run's start): first collect in full if memory doubled since the last time."""
     freeze = gc.isenabled() and gc.get_freeze_count() == 0
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], YOUNG_THRESHOLD), *thresholds[1:])
-    if freeze:
+    if freeze and collect_first:
         _collect_if_grown()  # what earlier runs left in cycles (see the module's docstring)
 
     def settle() -> None:
@@ -96,7 +102,7 @@ def run_until(
 ) -> None:
     """Advance `env` to `end_ms`, calling `progress(now, end_ms)` after each chunk."""
     start = env.now
-    with quiet_gc() as settle:
+    with quiet_gc(collect_first=True) as settle:
         for i in range(1, chunks + 1):
             env.run(until=start + (end_ms - start) * i / chunks)
             settle()

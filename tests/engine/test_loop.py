@@ -73,13 +73,17 @@ def test_a_run_collects_what_earlier_runs_left_in_cycles_once_memory_doubled(
     runs is collected when a run starts, once allocated memory doubled since the last full
     collection (the garbage would otherwise stay until the process ends)."""
     gc.collect()  # no young collection due before the run freezes what follows
+    full = gc.get_stats()[2]["collections"]
     monkeypatch.setattr(loop, "FULL_AFTER_BLOCKS", 0)
-    monkeypatch.setattr(loop, "_blocks_after_full", sys.getallocatedblocks() * 10)
+    monkeypatch.setattr(
+        loop, "_full", {"blocks": sys.getallocatedblocks() * 10, "collections": full}
+    )
     kept = weakref.ref(_Node())  # garbage in a cycle: only a full collection frees it
     run_until(Engine(), 10.0, chunks=2)
     assert kept() is not None  # memory has not doubled: no full collection
-    monkeypatch.setattr(loop, "_blocks_after_full", 0)
+    monkeypatch.setattr(loop, "_full", {"blocks": 0, "collections": full})
     freed = weakref.ref(_Node())
     run_until(Engine(), 10.0, chunks=2)
     assert freed() is None and kept() is None
-    assert 0 < loop._blocks_after_full <= sys.getallocatedblocks() * 2
+    assert 0 < loop._full["blocks"] <= sys.getallocatedblocks() * 2
+    assert loop._full["collections"] == full + 1
