@@ -159,7 +159,8 @@ class Shop:
         record = self.history.ops.append
         now = env.now
         record(new_op((client.process, INVOKE, "browse", key, None, now, None, None)))
-        read = yield from client.read(key, now + timeout_ms)
+        deadline = now + timeout_ms
+        read = yield from client.read(key, deadline)
         status = read.status
         shown = None
         if status is Status.OK:
@@ -168,7 +169,7 @@ class Shop:
                 row = siblings[0] if len(siblings) == 1 else resolve(siblings, self.resolver)
                 shown = {"available": row.available(env.now), "versions": len(siblings)}
                 if len(siblings) > 1:
-                    yield from write_back(client, key, read, row, now + timeout_ms)
+                    yield from write_back(client, key, read, row, deadline)
             outcome = OK
         else:
             outcome = INFO if status is Status.TIMEOUT else FAIL
