@@ -36,15 +36,14 @@ print(min(times))
 """
 
 
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command in `cwd`, its output captured as text (the caller checks the code)."""
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+
+
 def least_cpu_s(checkout: Path, runs: int) -> float:
     """The least CPU seconds of `runs` full scenarios in a fresh process in `checkout`."""
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(runs=runs)],
-        cwd=checkout,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _run([sys.executable, "-c", PROBE.format(runs=runs)], checkout)
     if done.returncode != 0:
         raise SystemExit(f"compare: the run in {checkout} failed:\n{done.stderr[-2000:]}")
     return float(done.stdout.split()[-1])
@@ -61,13 +60,7 @@ def main() -> None:
         parser.error("--rounds and --runs must be at least 1")
     with tempfile.TemporaryDirectory(prefix="capsim-compare-") as tmp:
         base = Path(tmp) / "rev"
-        added = subprocess.run(
-            ["git", "worktree", "add", "--detach", "-q", str(base), args.rev],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        added = _run(["git", "worktree", "add", "--detach", "-q", str(base), args.rev], ROOT)
         if added.returncode != 0:
             raise SystemExit(f"compare: no checkout of {args.rev!r}: {added.stderr.strip()}")
         try:
@@ -82,9 +75,7 @@ def main() -> None:
                     flush=True,
                 )
         finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False
-            )
+            _run(["git", "worktree", "remove", "--force", str(base)], ROOT)
     before, after = (statistics.median(t) for t in times.values())
     print(
         f"median: {args.rev} {before:.3f} s   this tree {after:.3f} s   ratio {after / before:.3f}"
